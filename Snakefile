@@ -1,0 +1,23 @@
+# qmri-rim: reproduce Sabidussi et al. (2021), "Recurrent inference machines as inverse problem
+# solvers for MR relaxometry". Run from the repository root:  snakemake --cores 8 all_figures
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/brains.smk"
+include: "workflow/rules/trainset.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all_figures:
+    default_target: True
+    input:
+        ALL_FIGURES,

@@ -1,0 +1,24 @@
+rule trainset_examples:
+    input:
+        f"results/trainset/{TRAIN_BRAINS[0]}.npz",
+    output:
+        png=report(
+            "results/figures/trainset_examples.png",
+            caption="../report/trainset_examples.rst",
+            category="Training data",
+        ),
+        pdf="results/figures/trainset_examples.pdf",
+    params:
+        tau_ms=PROTOCOLS[config["figures"]["trainset_examples"]["protocol"]]["tau_ms"],
+        task=PROTOCOLS[config["figures"]["trainset_examples"]["protocol"]]["task"],
+        n_patches=config["figures"]["trainset_examples"]["n_patches"],
+        seed=config["seed"],
+    log:
+        "logs/figures/trainset_examples.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/trainset_examples.py"

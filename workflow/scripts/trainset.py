@@ -1,0 +1,14 @@
+"""Simulate the training patches of one brain model."""
+
+from qmri.brains import load_brain_model
+from qmri.io import save_arrays
+from qmri.logs import logging_to
+from qmri.simulate import settings_from_config, simulate_trainset
+
+with logging_to(snakemake.log[0]) as log:
+    model = load_brain_model(snakemake.input.labels, snakemake.input.meta)
+    settings = settings_from_config(snakemake.params.settings)
+    trainset = simulate_trainset(model, settings, snakemake.params.seed)
+    log.info("%s: %d patches, sigma %.4f..%.4f", model.name, len(trainset["sigma"]),
+             trainset["sigma"].min(), trainset["sigma"].max())
+    save_arrays(snakemake.output[0], **trainset)

@@ -1,0 +1,17 @@
+"""Figure: a few simulated training patches and two of their weighted images."""
+
+import numpy as np
+
+from qmri.io import load_arrays
+from qmri.logs import logging_to
+from qmri.plots import save_figure, trainset_examples
+from qmri.simulate import spread_by_noise, weighted_images
+
+with logging_to(snakemake.log[0]):
+    p = snakemake.params
+    trainset = load_arrays(snakemake.input[0])
+    pick = spread_by_noise(trainset["sigma"], p.n_patches)
+    kappa, sigma = trainset["kappa"][pick], trainset["sigma"][pick]
+    images = weighted_images(kappa, sigma, p.tau_ms, p.task, p.seed)
+    fig = trainset_examples(kappa, sigma, images, np.asarray(p.tau_ms), (0, len(p.tau_ms) - 1))
+    save_figure(fig, snakemake.output.png, snakemake.output.pdf)
