@@ -39,26 +39,34 @@ class TrainsetSettings:
     flip: bool = True
 
 
-def sample_patch_labels(model: BrainModel, settings: TrainsetSettings, rng: np.random.Generator
-                        ) -> np.ndarray:
-    """Return label patches ``(P, H, W)`` from the model's training slices.
+def draw_patch_centres(model: BrainModel, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Return ``n`` patch centres ``(n, 3)`` in voxel coordinates, uniform over the brain mask.
 
-    Patch centres are uniform over brain-mask voxels (CSF, GM, WM) of the training slices,
-    jittered inside the voxel. Each patch is an axial plane resampled (nearest neighbour) on a
-    grid of ``pixel_mm`` spacing, rotated by up to ``max_rotation_deg``, scaled by a factor in
-    ``scale_range`` and mirrored left-right with probability 1/2: the variation that makes one
-    anatomy serve as many "subjects".
+    The mask is the CSF, GM and WM voxels of the model's training slices; each centre is a
+    mask voxel, jittered uniformly within it in-plane (so it rounds back to that voxel).
     """
     if not model.train_slices:
         raise QmriError(f"brain model {model.name} has no training slices")
-    p, size = settings.n_patches, settings.patch_size
     in_train = np.zeros(model.labels.shape[2], bool)
     in_train[list(model.train_slices)] = True
     mask = np.isin(model.labels, T.BRAIN_LABELS) & in_train[None, None, :]
     voxels = np.flatnonzero(mask)
-    centres = np.stack(np.unravel_index(rng.choice(voxels, size=p), mask.shape), axis=1).astype(float)
-    centres[:, :2] += rng.uniform(-0.5, 0.5, size=(p, 2))
+    centres = np.stack(np.unravel_index(rng.choice(voxels, size=n), mask.shape), axis=1).astype(float)
+    centres[:, :2] += rng.uniform(-0.5, 0.5, size=(n, 2))
+    return centres
 
+
+def sample_patch_labels(model: BrainModel, settings: TrainsetSettings, rng: np.random.Generator
+                        ) -> np.ndarray:
+    """Return label patches ``(P, H, W)`` around centres from ``draw_patch_centres``.
+
+    Each patch is an axial plane resampled (nearest neighbour) on a grid of ``pixel_mm``
+    spacing, rotated by up to ``max_rotation_deg``, scaled by a factor in ``scale_range`` and
+    mirrored left-right with probability 1/2: the variation that makes one anatomy serve as
+    many "subjects".
+    """
+    p, size = settings.n_patches, settings.patch_size
+    centres = draw_patch_centres(model, p, rng)
     zooms = np.abs(np.diag(model.affine)[:3])
     angle = np.deg2rad(rng.uniform(-settings.max_rotation_deg, settings.max_rotation_deg, p))
     scale = rng.uniform(*settings.scale_range, p)
@@ -69,8 +77,8 @@ def sample_patch_labels(model: BrainModel, settings: TrainsetSettings, rng: np.r
     x = centres[:, 0, None, None] + mirror[:, None, None] * (cos * u - sin * v) / zooms[0]
     y = centres[:, 1, None, None] + (sin * u + cos * v) / zooms[1]
     z = np.broadcast_to(centres[:, 2, None, None], x.shape)
-    coords = np.stack([x, y, np.round(z)])  # shape (3, P, H, W)
-    return ndimage.map_coordinates(model.labels, coords, order=0, mode="constant", cval=0).astype(np.uint8)
+    coords = np.stack([x, y, z])  # shape (3, P, H, W), voxel units
+    return ndimage.map_coordinates(model.labels, coords, order=0, mode="grid-constant", cval=0).astype(np.uint8)
 
 
 def _truncated_normal(mean: np.ndarray, sd: np.ndarray, rng: np.random.Generator) -> np.ndarray:
