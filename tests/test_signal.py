@@ -36,12 +36,12 @@ def test_t2_decay_matches_closed_form():
 @pytest.mark.parametrize("model,tau", [(InversionRecovery(), TAU_T1), (T2Decay(), TAU_T2)])
 def test_jacobian_matches_autograd(model, tau, generator):
     kappa = random_kappa(model, generator, shape=(2, 5, 3))
-    jac = model.jacobian(kappa, tau)  # (B, N, Q, H, W)
-    assert jac.shape == (2, len(tau), model.n_params, 5, 3)
+    jac = model.jacobian(kappa, tau)  # (B, Q, N, H, W)
+    assert jac.shape == (2, model.n_params, len(tau), 5, 3)
     for n in range(len(tau)):
         k = kappa.clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(model.forward(k, tau)[:, n].sum(), k)
-        assert torch.allclose(jac[:, n], grad, rtol=1e-10, atol=1e-12)
+        assert torch.allclose(jac[:, :, n], grad, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("model,tau", [(InversionRecovery(), TAU_T1), (T2Decay(), TAU_T2)])

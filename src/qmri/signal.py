@@ -41,21 +41,31 @@ class SignalModel(ABC):
         """Return the signal before the modulus, ``g``, shape ``(batch, N, *spatial)``."""
 
     @abstractmethod
-    def signed_jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
-        """Return ``dg/dkappa``, shape ``(batch, N, Q, *spatial)``."""
+    def signed_and_jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``g`` and ``dg/dkappa``, shapes ``(batch, N, *spatial)`` and ``(batch, Q, N, *spatial)``.
+
+        The Jacobian keeps the N images contiguous per parameter, the layout that makes
+        ``J^T J`` and ``J^T r`` fast.
+        """
 
     def forward(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         """Return the noise-free magnitude images ``|g|``, shape ``(batch, N, *spatial)``."""
         return self.signed(kappa, tau_ms).abs()
 
-    def jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
-        """Return ``df/dkappa = sign(g) dg/dkappa``, shape ``(batch, N, Q, *spatial)``.
+    def forward_and_jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``|g|`` and ``df/dkappa = sign(g) dg/dkappa``, shapes ``(batch, N, *spatial)``, ``(batch, Q, N, *spatial)``.
 
         At ``g = 0`` the modulus has no derivative; we use the subgradient 0, which is
         what autograd returns for ``abs`` as well.
         """
-        sign = torch.sign(self.signed(kappa, tau_ms)).unsqueeze(2)
-        return sign * self.signed_jacobian(kappa, tau_ms)
+        g, dg = self.signed_and_jacobian(kappa, tau_ms)
+        return g.abs(), torch.sign(g).unsqueeze(1) * dg
+
+    def jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
+        """Return ``df/dkappa``, shape ``(batch, Q, N, *spatial)`` (see ``forward_and_jacobian``)."""
+        return self.forward_and_jacobian(kappa, tau_ms)[1]
 
     def initial_guess(self, signal: torch.Tensor) -> torch.Tensor:
         """Return the section 4.4.4 start: A = maximum intensity projection, fixed values otherwise.
@@ -78,17 +88,19 @@ class InversionRecovery(SignalModel):
 
     def signed(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         a, b, t1 = kappa[:, 0:1], kappa[:, 1:2], kappa[:, 2:3]  # shape (batch, 1, *spatial)
-        decay = torch.exp(-_tau_view(tau_ms, kappa) / t1)  # shape (batch, N, *spatial)
+        decay = torch.exp(_tau_view(tau_ms, kappa) * (-1.0 / t1))  # shape (batch, N, *spatial)
         return a * (1.0 - b * decay)
 
-    def signed_jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
-        a, b, t1 = kappa[:, 0:1], kappa[:, 1:2], kappa[:, 2:3]
+    def signed_and_jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b, t1 = kappa[:, 0:1], kappa[:, 1:2], kappa[:, 2:3]  # shape (batch, 1, *spatial)
         tau = _tau_view(tau_ms, kappa)
-        decay = torch.exp(-tau / t1)
-        d_a = 1.0 - b * decay
-        d_b = -a * decay
-        d_t1 = -a * b * decay * tau / t1**2
-        return torch.stack([d_a, d_b, d_t1], dim=2)  # shape (batch, N, 3, *spatial)
+        decay = torch.exp(tau * (-1.0 / t1))  # shape (batch, N, *spatial)
+        jac = decay.new_empty((decay.shape[0], 3, *decay.shape[1:]))  # shape (batch, 3, N, *spatial)
+        torch.addcmul(torch.ones_like(decay), decay, b, value=-1.0, out=jac[:, 0])  # 1 - B e
+        torch.mul(decay, -a, out=jac[:, 1])  # -A e
+        torch.mul(jac[:, 1], tau * (b / t1**2), out=jac[:, 2])  # -A B e tau / T1^2
+        return jac[:, 0] * a, jac
 
 
 class T2Decay(SignalModel):
@@ -101,13 +113,15 @@ class T2Decay(SignalModel):
 
     def signed(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         a, t2 = kappa[:, 0:1], kappa[:, 1:2]
-        return a * torch.exp(-_tau_view(tau_ms, kappa) / t2)
+        return a * torch.exp(_tau_view(tau_ms, kappa) * (-1.0 / t2))
 
-    def signed_jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
-        a, t2 = kappa[:, 0:1], kappa[:, 1:2]
+    def signed_and_jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+        a, t2 = kappa[:, 0:1], kappa[:, 1:2]  # shape (batch, 1, *spatial)
         tau = _tau_view(tau_ms, kappa)
-        decay = torch.exp(-tau / t2)
-        return torch.stack([decay, a * decay * tau / t2**2], dim=2)  # shape (batch, N, 2, *spatial)
+        decay = torch.exp(tau * (-1.0 / t2))  # shape (batch, N, *spatial)
+        g = a * decay
+        return g, torch.stack([decay, g * tau / t2**2], dim=1)  # shapes (batch, N, ...), (batch, 2, N, ...)
 
 
 MODELS: dict[str, type[SignalModel]] = {"t1": InversionRecovery, "t2": T2Decay}

@@ -56,22 +56,15 @@ def draw_patch_centres(model: BrainModel, n: int, rng: np.random.Generator) -> n
     return centres
 
 
-def sample_patch_labels(model: BrainModel, settings: TrainsetSettings, rng: np.random.Generator
-                        ) -> np.ndarray:
-    """Return label patches ``(P, H, W)`` around centres from ``draw_patch_centres``.
+def resample_planes(model: BrainModel, centres: np.ndarray, size: int, pixel_mm: float,
+                    angle: np.ndarray, scale: np.ndarray, mirror: np.ndarray) -> np.ndarray:
+    """Return axial label planes ``(P, size, size)`` around ``centres`` (P, 3) in voxel units.
 
-    Each patch is an axial plane resampled (nearest neighbour) on a grid of ``pixel_mm``
-    spacing, rotated by up to ``max_rotation_deg``, scaled by a factor in ``scale_range`` and
-    mirrored left-right with probability 1/2: the variation that makes one anatomy serve as
-    many "subjects".
+    Nearest-neighbour sampling on a grid of ``pixel_mm`` spacing, rotated by ``angle`` (rad),
+    scaled by ``scale`` and mirrored left-right where ``mirror`` is -1; background outside.
     """
-    p, size = settings.n_patches, settings.patch_size
-    centres = draw_patch_centres(model, p, rng)
     zooms = np.abs(np.diag(model.affine)[:3])
-    angle = np.deg2rad(rng.uniform(-settings.max_rotation_deg, settings.max_rotation_deg, p))
-    scale = rng.uniform(*settings.scale_range, p)
-    mirror = np.where(settings.flip & (rng.random(p) < 0.5), -1.0, 1.0)
-    offsets = (np.arange(size) - (size - 1) / 2) * settings.pixel_mm  # shape (W,), mm
+    offsets = (np.arange(size) - (size - 1) / 2) * pixel_mm  # shape (W,), mm
     u, v = offsets[None, None, :], offsets[None, :, None]  # columns run along x, rows along y
     cos, sin = [f(angle)[:, None, None] * scale[:, None, None] for f in (np.cos, np.sin)]
     x = centres[:, 0, None, None] + mirror[:, None, None] * (cos * u - sin * v) / zooms[0]
@@ -79,6 +72,43 @@ def sample_patch_labels(model: BrainModel, settings: TrainsetSettings, rng: np.r
     z = np.broadcast_to(centres[:, 2, None, None], x.shape)
     coords = np.stack([x, y, z])  # shape (3, P, H, W), voxel units
     return ndimage.map_coordinates(model.labels, coords, order=0, mode="grid-constant", cval=0).astype(np.uint8)
+
+
+def sample_patch_labels(model: BrainModel, settings: TrainsetSettings, rng: np.random.Generator
+                        ) -> np.ndarray:
+    """Return label patches ``(P, H, W)`` around centres from ``draw_patch_centres``.
+
+    Each patch is rotated by up to ``max_rotation_deg``, scaled by a factor in ``scale_range`` and
+    mirrored left-right with probability 1/2: the variation that makes one anatomy serve as many
+    "subjects".
+    """
+    p = settings.n_patches
+    centres = draw_patch_centres(model, p, rng)
+    angle = np.deg2rad(rng.uniform(-settings.max_rotation_deg, settings.max_rotation_deg, p))
+    scale = rng.uniform(*settings.scale_range, p)
+    mirror = np.where(settings.flip & (rng.random(p) < 0.5), -1.0, 1.0)
+    return resample_planes(model, centres, settings.patch_size, settings.pixel_mm, angle, scale, mirror)
+
+
+def slice_labels(model: BrainModel, slice_index: int, size: int = 256, pixel_mm: float = 0.82) -> np.ndarray:
+    """Return one whole axial slice ``(size, size)``, centred on the head, e.g. the paper's 256 x 256.
+
+    The default 0.82 mm pixels are the paper's in-plane voxel size (Table 2).
+    """
+    head = np.argwhere(model.labels[:, :, slice_index] > 0)
+    if len(head) == 0:
+        raise QmriError(f"slice {slice_index} of {model.name} is empty")
+    centre = np.array([[*(head.min(axis=0) + head.max(axis=0)) / 2, slice_index]], dtype=float)
+    one = np.ones(1)
+    return resample_planes(model, centre, size, pixel_mm, 0 * one, one, one)[0]
+
+
+def sigma_for_snr(snr: float | np.ndarray) -> float | np.ndarray:
+    """Return the noise SD for an SNR defined against white matter: ``sigma = A_WM / SNR``, A_WM = 0.65.
+
+    With this definition the paper's training range sigma in [0.0065, 0.255] is SNR 100 to 2.5.
+    """
+    return T.TABLE1["WM"].a_mean / np.asarray(snr, dtype=float)
 
 
 def _truncated_normal(mean: np.ndarray, sd: np.ndarray, rng: np.random.Generator) -> np.ndarray:
