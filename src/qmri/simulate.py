@@ -103,6 +103,17 @@ def slice_labels(model: BrainModel, slice_index: int, size: int = 256, pixel_mm:
     return resample_planes(model, centre, size, pixel_mm, 0 * one, one, one)[0]
 
 
+def draw_slice(model: BrainModel, slice_index: int, settings: TrainsetSettings, rng: np.random.Generator,
+               size: int = 256, pixel_mm: float = 0.82) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(labels, kappa)`` of one whole test slice, ``(1, size, size)`` and ``(1, 4, size, size)``.
+
+    Parameters are drawn as for a training patch (section 4.2), so the slice is one more "subject".
+    """
+    labels = slice_labels(model, slice_index, size, pixel_mm)[None]
+    kappa, _ = draw_parameters(labels, settings, rng)
+    return labels, kappa
+
+
 def sigma_for_snr(snr: float | np.ndarray) -> float | np.ndarray:
     """Return the noise SD for an SNR defined against white matter: ``sigma = A_WM / SNR``, A_WM = 0.65.
 

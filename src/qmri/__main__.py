@@ -1,0 +1,3 @@
+from qmri.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""The ``qmri`` command line: map your own scans (``qmri fit``) and measure speed (``qmri bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from qmri import __version__
+from qmri.errors import QmriError
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other qmri error."""
+
+    def error(self, message: str) -> None:  # noqa: D401
+        self.exit(2, f"qmri: error: {message} (see {self.prog} --help)\n")
+
+
+def _tau_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--tau wants numbers in ms, e.g. 139,166,193; got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="qmri", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"qmri-rim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    fit = sub.add_parser("fit", help="map T1 or T2 from a 4D NIfTI or a DICOM folder")
+    fit.add_argument("input", type=Path, help="4D NIfTI (x, y, z, N) with optional BIDS sidecar, or a DICOM folder")
+    fit.add_argument("--task", choices=["t1", "t2"], required=True)
+    fit.add_argument("--method", choices=["mle", "rim", "resnet"], default="mle")
+    fit.add_argument("--weights", type=Path, help="network checkpoint (rim, resnet)")
+    fit.add_argument("--mask", type=Path, help="NIfTI mask (x, y, z); default: voxels above 5%% of the bright signal")
+    fit.add_argument("--tau", type=_tau_list, help="inversion / preparation times in ms, e.g. 139,166,193")
+    fit.add_argument("--sigma", type=float, help="noise SD in image units (default: estimated)")
+    fit.add_argument("--lambda-b", type=float, default=500.0, help="weight of the Laplacian prior on B (default 500)")
+    fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    fit.add_argument("--uncertainty", action="store_true", help="also write Cramer-Rao SD maps (desc-crlb)")
+    fit.add_argument("-o", "--output", required=True, help="output prefix, e.g. out/sub-01_ses-1")
+
+    bench = sub.add_parser("bench", help="benchmarks that print ratios against a reference run alongside")
+    bench.add_argument("what", choices=["mle"])
+    bench.add_argument("--snr", type=float, default=30.0)
+    bench.add_argument("--reference-voxels", type=int, default=300,
+                       help="voxels fitted by the per-voxel scipy reference (its time is extrapolated)")
+    bench.add_argument("--repeats", type=int, default=5, help="noise realisations per SNR for the precision table")
+    bench.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _fit(args: argparse.Namespace) -> None:
+    from qmri.io import load_nifti
+    from qmri.mapping import describe, map_series, write_maps
+    from qmri.scans import load_series
+
+    if args.weights is not None and args.method == "mle":
+        raise QmriError("--weights is for --method rim or resnet")
+    series = load_series(args.input, args.task, args.tau)
+    mask = None
+    if args.mask is not None:
+        mask = load_nifti(args.mask)[0]
+        mask = mask[:, :, None] if mask.ndim == 2 else mask
+    maps = map_series(series, args.task, args.method, sigma=args.sigma, mask=mask, lambda_b=args.lambda_b,
+                      device=args.device, uncertainty=args.uncertainty, progress=sys.stderr.isatty())
+    written = write_maps(maps, args.output, source=str(args.input),
+                         weights=str(args.weights) if args.weights else None)
+    print(describe(maps))
+    print("wrote " + ", ".join(str(p) for p in written))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 success, 1 input error, 2 usage error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "fit":
+            _fit(args)
+        elif args.command == "bench":
+            from qmri.benchmark import mle_benchmark
+
+            mle_benchmark(snr=args.snr, reference_voxels=args.reference_voxels, repeats=args.repeats,
+                          seed=args.seed)
+    except QmriError as err:
+        print(f"qmri: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("qmri: interrupted", file=sys.stderr)
+        return 130
+    return 0
