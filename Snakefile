@@ -14,6 +14,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/brains.smk"
 include: "workflow/rules/trainset.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -116,7 +116,7 @@ def test_nonfinite_voxels_become_nan_not_a_crash(tmp_path, rng):
     ("missing", "missing input"),
     ("corrupt", "cannot read NIfTI"),
     ("bad_sidecar", "corrupt JSON"),
-    ("rim", "needs trained networks"),
+    ("rim", "needs --weights"),
     ("unknown_method", "invalid choice: 'magic'"),
     ("unknown_task", "invalid choice: 't3'"),
     ("bad_tau", "--tau wants numbers"),

@@ -47,9 +47,44 @@ def test_smoke_preset_runs_to_the_training_set_and_figure(workdir):
     for rule_log in ("logs/brains/mni152.log", "logs/trainset/mni152.log", "logs/figures/trainset_examples.log"):
         assert (workdir / rule_log).exists()
     assert "48 patches" in (workdir / "logs/trainset/mni152.log").read_text()
+    for method in ("rim", "resnet"):
+        for protocol in ("t1-23", "t1-25", "t1-31", "t2-6"):
+            assert (workdir / f"results/models/{method}/{protocol}.pt").exists()
+            assert (workdir / f"results/figures/training/{method}_{protocol}.png").exists()
+            log = (workdir / f"results/models/{method}/{protocol}.csv").read_text().splitlines()
+            assert len(log) == 1 + {"rim": 4, "resnet": 3}[method]
     # nothing left to do: outputs are complete and up to date
     dry = snakemake(workdir, "all_figures", "-n", "--configfile", "presets/smoke.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+@pytest.mark.slow
+def test_trained_smoke_model_maps_a_scan_through_the_cli(workdir, tmp_path):
+    """qmri fit --method rim with the pipeline's own checkpoint (run after the smoke test above)."""
+    import json
+
+    import nibabel as nib
+
+    weights = workdir / "results/models/rim/t1-31.pt"
+    if not weights.exists():
+        pytest.skip("needs the smoke run")
+    tau = [139, 166, 193, 219, 246, 272, 299, 325, 352, 379, 405, 432, 458, 485, 511, 538, 565, 591, 618, 644,
+           671, 697, 724, 751, 777, 804, 838, 857, 883, 915, 937]
+    data = np.random.default_rng(0).uniform(100, 1000, (20, 18, 2, len(tau))).astype(np.float32)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "scan.nii.gz")
+    seconds = [t / 1000 for t in tau]
+    (tmp_path / "scan.json").write_text(json.dumps({"InversionTime": seconds, "EchoTime": seconds}))
+    result = subprocess.run([sys.executable, "-m", "qmri", "fit", str(tmp_path / "scan.nii.gz"), "--task", "t1",
+                             "--method", "rim", "--weights", str(weights), "-o", str(tmp_path / "rim")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((tmp_path / "rim_T1map.json").read_text())
+    assert meta["EstimationMethod"] == "recurrent inference machine" and meta["TrainedProtocol"] == "t1-31"
+    assert nib.load(tmp_path / "rim_T1map.nii.gz").shape == (20, 18, 2)
+    wrong = subprocess.run([sys.executable, "-m", "qmri", "fit", str(tmp_path / "scan.nii.gz"), "--task", "t2",
+                            "--method", "rim", "--weights", str(weights), "-o", str(tmp_path / "x")],
+                           capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 1 and "is for the t1 task" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
 def test_invalid_config_is_rejected_before_any_job(workdir, tmp_path):

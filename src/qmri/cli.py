@@ -43,11 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("-o", "--output", required=True, help="output prefix, e.g. out/sub-01_ses-1")
 
     bench = sub.add_parser("bench", help="benchmarks that print ratios against a reference run alongside")
-    bench.add_argument("what", choices=["mle"])
+    bench.add_argument("what", choices=["mle", "nets"])
     bench.add_argument("--snr", type=float, default=30.0)
     bench.add_argument("--reference-voxels", type=int, default=300,
                        help="voxels fitted by the per-voxel scipy reference (its time is extrapolated)")
-    bench.add_argument("--repeats", type=int, default=5, help="noise realisations per SNR for the precision table")
+    bench.add_argument("--repeats", type=int, default=5,
+                       help="mle: noise realisations per SNR; nets: timed runs per measurement (median)")
     bench.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -65,7 +66,8 @@ def _fit(args: argparse.Namespace) -> None:
         mask = load_nifti(args.mask)[0]
         mask = mask[:, :, None] if mask.ndim == 2 else mask
     maps = map_series(series, args.task, args.method, sigma=args.sigma, mask=mask, lambda_b=args.lambda_b,
-                      device=args.device, uncertainty=args.uncertainty, progress=sys.stderr.isatty())
+                      device=args.device, uncertainty=args.uncertainty, progress=sys.stderr.isatty(),
+                      weights=args.weights)
     written = write_maps(maps, args.output, source=str(args.input),
                          weights=str(args.weights) if args.weights else None)
     print(describe(maps))
@@ -78,11 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "fit":
             _fit(args)
-        elif args.command == "bench":
+        elif args.command == "bench" and args.what == "mle":
             from qmri.benchmark import mle_benchmark
 
             mle_benchmark(snr=args.snr, reference_voxels=args.reference_voxels, repeats=args.repeats,
                           seed=args.seed)
+        elif args.command == "bench":
+            from qmri.benchmark import nets_benchmark
+
+            nets_benchmark(repeats=args.repeats, seed=args.seed)
     except QmriError as err:
         print(f"qmri: error: {err}", file=sys.stderr)
         return 1

@@ -38,6 +38,4 @@ class GaussianLikelihood:
     def gradient(self, kappa: torch.Tensor, signal: torch.Tensor, tau_ms: torch.Tensor,
                  sigma: torch.Tensor | float) -> torch.Tensor:
         """Return ``dL/dkappa = -sum_n (S_n - f_n) df_n/dkappa / sigma^2``, shape ``(batch, Q, *spatial)``."""
-        f, jac = self.model.forward_and_jacobian(kappa, tau_ms)  # jac: shape (batch, Q, N, *spatial)
-        r = (signal - f).unsqueeze(1)  # shape (batch, 1, N, *spatial)
-        return -(r * jac).sum(dim=2) / _sigma_view(sigma, kappa) ** 2
+        return self.model.sse_gradient(kappa, tau_ms, signal) / _sigma_view(sigma, kappa) ** 2

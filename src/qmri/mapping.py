@@ -12,7 +12,7 @@ from tqdm import tqdm
 from qmri import __version__
 from qmri.errors import QmriError
 from qmri.io import atomic_path, write_json
-from qmri.mle import MLESettings, crlb_sd, fit
+from qmri.mle import MLESettings, crlb_sd, estimate_sigma, fit
 from qmri.scans import TAU_FIELDS, Series
 from qmri.signal import SignalModel, model_for_task
 
@@ -61,22 +61,32 @@ def _chunks(n_slices: int, slice_elements: int) -> list[range]:
 
 def map_series(series: Series, task: str, method: str = "mle", sigma: float | None = None,
                mask: np.ndarray | None = None, lambda_b: float = 500.0, device: str = "cpu",
-               uncertainty: bool = False, progress: bool = True) -> Maps:
+               uncertainty: bool = False, progress: bool = True, weights: str | Path | None = None) -> Maps:
     """Return the parameter maps of ``series``, fitted slice by slice in memory-bounded chunks.
 
-    When ``sigma`` is None it is estimated from the residuals of a voxel-wise fit of the chunk
-    holding the middle slice (see ``qmri.mle.estimate_sigma``) and used for every chunk.
+    ``method`` "mle" is the regularised MLE; "rim" and "resnet" run a trained network from
+    ``weights``. When ``sigma`` is None it is estimated from the residuals of a voxel-wise fit (MLE)
+    or of the network's estimates, on the chunk holding the middle slice, and used for every chunk;
+    the networks need it only for ``uncertainty``.
     """
     if method not in METHODS:
         raise QmriError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    if method != "mle":
-        raise QmriError(f"method {method} needs trained networks, which this version does not ship yet; "
-                        "use --method mle")
     model = model_for_task(task)
     if len(series.tau_ms) <= model.n_params:
         raise QmriError(f"{len(series.tau_ms)} images cannot determine {model.n_params} parameters")
     if device == "cuda" and not torch.cuda.is_available():
         raise QmriError("--device cuda asked for, but torch sees no CUDA device")
+    net = meta = None
+    if method != "mle":
+        if weights is None:
+            raise QmriError(f"--method {method} needs --weights (a checkpoint from the pipeline's train rule)")
+        from qmri.train import load_model
+
+        net, meta = load_model(weights, device)
+        if meta["method"] != method:
+            raise QmriError(f"{weights} holds a {meta['method']}, not a {method}")
+        if meta["task"] != task:
+            raise QmriError(f"{weights} is for the {meta['task']} task, not {task}")
     data = series.data
     mask = auto_mask(data) if mask is None else mask.astype(bool)
     if mask.shape != data.shape[:3]:
@@ -84,24 +94,40 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
     settings = MLESettings(lambda_b=lambda_b)
     kappa = np.full((*data.shape[:3], model.n_params), np.nan)
     crlb = np.full_like(kappa, np.nan) if uncertainty else None
-    sigma_method = "given" if sigma is not None else ("estimated from the residuals of a voxel-wise fit: "
-                                                      "median RSS / median of chi2(N - Q)")
+    sigma_given = sigma is not None
     x, y, z, n = data.shape
     for chunk in tqdm(_chunks(z, x * y * n), desc="fitting slices", unit="chunk", disable=not progress):
         block = torch.from_numpy(data[:, :, chunk.start:chunk.stop]).permute(2, 3, 0, 1).to(device)
         block_mask = torch.from_numpy(mask[:, :, chunk.start:chunk.stop]).permute(2, 0, 1).to(device)
         if not block_mask.any():
             continue
-        result = fit(model, block, series.tau_ms, sigma=sigma, mask=block_mask, settings=settings)
-        sigma = result.sigma
-        kappa[:, :, chunk.start:chunk.stop] = result.kappa.permute(2, 3, 0, 1).cpu().numpy()
+        if net is None:
+            result = fit(model, block, series.tau_ms, sigma=sigma, mask=block_mask, settings=settings)
+            sigma, maps = result.sigma, result.kappa
+        else:
+            from qmri.train import predict
+
+            maps = predict(net, meta, block, series.tau_ms, task).to(torch.float64)
+            maps = torch.where(block_mask[:, None], maps, torch.full_like(maps, float("nan")))
+            if sigma is None:
+                flat_data = block.permute(0, 2, 3, 1)[block_mask]
+                flat_kappa = maps.permute(0, 2, 3, 1)[block_mask]
+                tau = torch.as_tensor(series.tau_ms, dtype=torch.float64, device=block.device)
+                sigma = estimate_sigma(model, flat_data.to(torch.float64), flat_kappa, tau)
+        kappa[:, :, chunk.start:chunk.stop] = maps.permute(2, 3, 0, 1).cpu().numpy()
         if crlb is not None:
-            sd = crlb_sd(model, result.kappa, series.tau_ms, sigma)
+            sd = crlb_sd(model, maps, series.tau_ms, sigma)
             crlb[:, :, chunk.start:chunk.stop] = sd.permute(2, 3, 0, 1).cpu().numpy()
     if sigma is None:
         raise QmriError("the mask selects no voxel")
-    return Maps(model, kappa, series.affine, series.tau_ms, float(sigma), sigma_method, method, crlb,
-                {"LambdaB": lambda_b if "B" in model.param_names else None})
+    residual_source = "a voxel-wise fit" if net is None else "the network's estimates"
+    sigma_method = "given" if sigma_given else (f"estimated from the residuals of {residual_source}: "
+                                                "median RSS / median of chi2(N - Q)")
+    extra = {"LambdaB": lambda_b if net is None and "B" in model.param_names else None}
+    if meta is not None:
+        extra.update({"TrainedProtocol": meta["protocol"], "TrainedTau": meta["tau_ms"],
+                      "TrainingIterations": meta["iterations"], "TrainingGitRevision": meta["git_revision"]})
+    return Maps(model, kappa, series.affine, series.tau_ms, float(sigma), sigma_method, method, crlb, extra)
 
 
 def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None = None) -> list[Path]:
@@ -114,7 +140,8 @@ def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None 
     model = maps.model
     field_name = TAU_FIELDS[model.task][0]
     common = {
-        "EstimationMethod": {"mle": "regularised maximum likelihood (Gaussian noise)"}.get(maps.method, maps.method),
+        "EstimationMethod": {"mle": "regularised maximum likelihood (Gaussian noise)",
+                             "rim": "recurrent inference machine", "resnet": "residual network"}[maps.method],
         "SignalModel": {"t1": "|A (1 - B exp(-TI/T1))|", "t2": "|A exp(-TE/T2)|"}[model.task],
         field_name: [round(t / 1000.0, 9) for t in maps.tau_ms.tolist()],
         "NoiseSigma": maps.sigma,

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from qmri.io import atomic_path  # noqa: E402
 
@@ -52,4 +53,27 @@ def trainset_examples(kappa: np.ndarray, sigma: np.ndarray, images: np.ndarray, 
                 ax.set_ylabel(f"SNR {kappa[row, 0][kappa[row, 0] > 0].mean() / sigma[row]:.0f}", fontsize=9)
         fig.colorbar(im, ax=axes[:, col], location="bottom", shrink=0.8, pad=0.01)
     fig.suptitle("Simulated training patches (section 4.2): ground truth and two noisy weighted images")
+    return fig
+
+
+def loss_curve(log: pd.DataFrame, title: str) -> plt.Figure:
+    """Return the training loss against iteration (log scale), raw and running median.
+
+    ``log`` has columns ``iteration``, ``loss`` and ``final_estimate_loss`` (the CSV that training writes).
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    window = max(1, len(log) // 50)
+    method = title.split()[0].lower()
+    colour = METHOD_COLOURS.get(method, "k")
+    ax.plot(log["iteration"], log["loss"], color=colour, alpha=0.25, lw=0.8, label="loss per mini-batch")
+    ax.plot(log["iteration"], log["loss"].rolling(window, min_periods=1).median(), color=colour, lw=2,
+            label=f"running median ({window})")
+    if method == "rim":
+        ax.plot(log["iteration"], log["final_estimate_loss"].rolling(window, min_periods=1).median(),
+                color="k", lw=1, ls="--", label="final estimate only")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("MSE (network units)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     return fig

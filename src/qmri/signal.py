@@ -67,6 +67,21 @@ class SignalModel(ABC):
         """Return ``df/dkappa``, shape ``(batch, Q, N, *spatial)`` (see ``forward_and_jacobian``)."""
         return self.forward_and_jacobian(kappa, tau_ms)[1]
 
+    def sse_gradient(self, kappa: torch.Tensor, tau_ms: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
+        """Return the gradient of ``0.5 sum_n (S_n - f_n(kappa))^2`` with respect to kappa, ``(batch, Q, *spatial)``.
+
+        This is ``J^T (f - S)``. The generic version builds the Jacobian; models override it with a
+        closed form that never holds the ``(batch, Q, N, *spatial)`` array (the RIM calls it J times
+        per inference, on every pixel).
+        """
+        f, jac = self.forward_and_jacobian(kappa, tau_ms)
+        return ((f - signal).unsqueeze(1) * jac).sum(dim=2)
+
+    @staticmethod
+    def _signed_misfit(g: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
+        """Return ``(|g| - S) sign(g) = g - S sign(g)``: the misfit carried through the modulus."""
+        return g - signal * torch.sign(g)
+
     def initial_guess(self, signal: torch.Tensor) -> torch.Tensor:
         """Return the section 4.4.4 start: A = maximum intensity projection, fixed values otherwise.
 
@@ -102,6 +117,18 @@ class InversionRecovery(SignalModel):
         torch.mul(jac[:, 1], tau * (b / t1**2), out=jac[:, 2])  # -A B e tau / T1^2
         return jac[:, 0] * a, jac
 
+    def sse_gradient(self, kappa: torch.Tensor, tau_ms: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
+        """Closed form of ``J^T (f - S)``: with ``w = sign(g)(|g| - S)`` and ``e = exp(-tau/T1)``,
+        ``(sum w - B sum w e, -A sum w e, -A B sum w e tau / T1^2)``."""
+        a, b, t1 = kappa[:, 0:1], kappa[:, 1:2], kappa[:, 2:3]  # shape (batch, 1, *spatial)
+        tau = _tau_view(tau_ms, kappa)
+        decay = torch.exp(tau * (-1.0 / t1))  # shape (batch, N, *spatial)
+        w = self._signed_misfit(a - a * b * decay, signal)
+        we = w * decay
+        sum_w, sum_we = w.sum(dim=1, keepdim=True), we.sum(dim=1, keepdim=True)
+        sum_wet = (we * tau).sum(dim=1, keepdim=True)  # shape (batch, 1, *spatial)
+        return torch.cat([sum_w - b * sum_we, -a * sum_we, -a * b * sum_wet / t1**2], dim=1)
+
 
 class T2Decay(SignalModel):
     """T2-prepared mono-exponential decay ``|A exp(-tau/T2)|``, kappa = (A, T2)."""
@@ -122,6 +149,15 @@ class T2Decay(SignalModel):
         decay = torch.exp(tau * (-1.0 / t2))  # shape (batch, N, *spatial)
         g = a * decay
         return g, torch.stack([decay, g * tau / t2**2], dim=1)  # shapes (batch, N, ...), (batch, 2, N, ...)
+
+    def sse_gradient(self, kappa: torch.Tensor, tau_ms: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
+        """Closed form of ``J^T (f - S)``: ``(sum w e, A sum w e tau / T2^2)``, ``w = sign(g)(|g| - S)``."""
+        a, t2 = kappa[:, 0:1], kappa[:, 1:2]  # shape (batch, 1, *spatial)
+        tau = _tau_view(tau_ms, kappa)
+        decay = torch.exp(tau * (-1.0 / t2))  # shape (batch, N, *spatial)
+        we = self._signed_misfit(a * decay, signal) * decay
+        sum_we, sum_wet = we.sum(dim=1, keepdim=True), (we * tau).sum(dim=1, keepdim=True)
+        return torch.cat([sum_we, a * sum_wet / t2**2], dim=1)
 
 
 MODELS: dict[str, type[SignalModel]] = {"t1": InversionRecovery, "t2": T2Decay}

@@ -24,9 +24,14 @@ TRAIN_BRAINS = [n for n, s in BRAINS.items() if s["source"] == "mni152" or s["ro
 TEST_BRAINS = [n for n, s in BRAINS.items() if s["source"] == "mni152" or s["role"] == "test"]
 PROTOCOLS = config["protocols"]
 
-ALL_FIGURES = ["results/figures/trainset_examples.png"]
+METHODS = ["rim", "resnet"]
+
+ALL_FIGURES = ["results/figures/trainset_examples.png"] + expand(
+    "results/figures/training/{method}_{protocol}.png", method=METHODS, protocol=PROTOCOLS
+)
 
 
 wildcard_constraints:
     model="|".join(BRAINS),
     protocol="|".join(PROTOCOLS),
+    method="|".join(METHODS),

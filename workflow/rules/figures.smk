@@ -22,3 +22,24 @@ rule trainset_examples:
         "../../envs/qmri.yaml"
     script:
         "../scripts/trainset_examples.py"
+
+
+rule loss_curve:
+    input:
+        "results/models/{method}/{protocol}.csv",
+    output:
+        report(
+            "results/figures/training/{method}_{protocol}.png",
+            caption="../report/loss_curve.rst",
+            category="Training",
+            subcategory="{method}",
+        ),
+    log:
+        "logs/figures/loss_curve/{method}_{protocol}.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/loss_curve.py"

@@ -1,0 +1,184 @@
+"""RIM, ResNet, scaling, training, checkpoints and inference."""
+
+import numpy as np
+import pytest
+import torch
+
+from qmri.errors import QmriError
+from qmri.nets import scaling
+from qmri.nets.resnet import BLOCK_WIDTHS, ResNet
+from qmri.nets.rim import RIM
+from qmri.signal import InversionRecovery, T2Decay
+from qmri.train import TrainSettings, load_model, predict, train
+
+TAU = [139.0, 300.0, 520.0, 700.0, 937.0]
+
+
+def toy_trainset(rng, p=16, size=12):
+    """Ground-truth patches (A, B, T1, T2) with two tissues and a background border."""
+    labels = np.full((p, size, size), 2, np.uint8)
+    labels[:, :, size // 2:] = 3
+    labels[:, :2] = 0
+    kappa = np.zeros((p, 4, size, size), np.float32)
+    kappa[:, 0] = np.where(labels == 2, 0.85, 0.65)
+    kappa[:, 1] = rng.uniform(1.6, 2.0, (p, 1, 1))
+    kappa[:, 2] = np.where(labels == 2, 1400.0, 780.0)
+    kappa[:, 3] = np.where(labels == 2, 110.0, 80.0)
+    for c in (0, 2, 3):
+        kappa[:, c][labels == 0] = 0
+    return {"kappa": kappa, "sigma": rng.uniform(0.01, 0.1, p).astype(np.float32), "labels": labels}
+
+
+def test_rim_accepts_any_number_of_images_and_any_size(generator):
+    rim = RIM(InversionRecovery(), steps=3, features=8).eval()
+    for n, (h, w) in ((3, (37, 31)), (31, (16, 16)), (7, (9, 40))):
+        tau = torch.linspace(100, 900, n)
+        out = rim(torch.rand((2, n, h, w), generator=generator), tau)
+        assert len(out) == 3 and all(o.shape == (2, 3, h, w) for o in out)
+    assert sum(p.numel() for p in rim.cell.conv_in.parameters()) == 6 * 8 * 9 + 8  # input channels 2Q, not N
+
+
+def test_rim_architecture_follows_section_4_4_4():
+    rim = RIM(T2Decay())
+    convs = [m for m in rim.cell.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert rim.steps == 6 and rim.cell.conv_in.kernel_size == (3, 3) and rim.cell.conv_in.out_channels == 36
+    assert rim.cell.conv_out.kernel_size == (1, 1) and rim.cell.conv_out.out_channels == 2
+    assert [m.kernel_size for m in rim.cell.conv_mid if isinstance(m, torch.nn.Conv2d)] == [(3, 3), (3, 3)]
+    assert all(c.padding in ((1, 1), (0, 0)) for c in convs)
+
+
+def test_resnet_architecture_and_fixed_n():
+    net = ResNet(23, 3)
+    assert len(net.blocks) == 12 and [b.body[0].out_channels for b in net.blocks] == list(BLOCK_WIDTHS)
+    assert net.stem[0].kernel_size == (1, 1) and net.stem[0].out_channels == 40
+    assert net.head.out_channels == 3
+    with pytest.raises(ValueError, match="takes 23 images"):
+        net(torch.rand(1, 25, 8, 8))
+
+
+def test_scaling_is_invariant_to_intensity_and_round_trips(generator):
+    model = InversionRecovery()
+    kappa = torch.tensor([800.0, 1.9, 1200.0]).view(1, 3, 1, 1).expand(2, 3, 6, 5).clone()
+    signal = model.forward(kappa, torch.tensor(TAU))
+    s = scaling.intensity_scale(signal)
+    assert torch.allclose(scaling.from_network(scaling.to_network(kappa, model, s), model, s), kappa)
+    rim = RIM(model)
+    grads = []
+    for factor in (1.0, 1000.0):
+        sig = signal * factor
+        s = scaling.intensity_scale(sig)
+        estimate = kappa * torch.tensor([1.1 * factor, 1.0, 0.8]).view(1, 3, 1, 1)  # A in image units
+        k_net = scaling.to_network(estimate, model, s)
+        grads.append(rim.gradient(k_net, sig / s, torch.tensor(TAU)))
+    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-7)
+
+
+def test_rim_gradient_matches_autograd_in_network_units(generator):
+    model = InversionRecovery()
+    tau = torch.tensor(TAU, dtype=torch.float64)
+    rim = RIM(model).double()
+    signal = torch.rand((2, len(TAU), 5, 4), generator=generator, dtype=torch.float64)
+    k_net = scaling.to_network(torch.tensor([0.8, 1.7, 900.0], dtype=torch.float64).view(1, 3, 1, 1).expand(
+        2, 3, 5, 4), model, torch.ones(2, 1, 1, 1, dtype=torch.float64)).clone().requires_grad_(True)
+    f = model.forward(scaling.from_network(k_net, model, torch.ones(2, 1, 1, 1, dtype=torch.float64)), tau)
+    (grad,) = torch.autograd.grad((0.5 * ((signal - f) ** 2).mean(dim=1)).sum(), k_net)
+    assert torch.allclose(rim.gradient(k_net.detach(), signal, tau), grad)
+
+
+def test_rim_gradient_is_the_scaled_likelihood_gradient(generator):
+    """The RIM input equals sigma^2 / N times the NLL gradient, in network units (chain rule)."""
+    from qmri.likelihood import GaussianLikelihood
+
+    model = InversionRecovery()
+    tau = torch.tensor(TAU, dtype=torch.float64)
+    kappa = torch.tensor([0.7, 1.8, 900.0], dtype=torch.float64).view(1, 3, 1, 1).expand(1, 3, 4, 3)
+    signal = model.forward(kappa * 1.05, tau)
+    rim = RIM(model).double()
+    k_net = scaling.to_network(kappa, model, torch.ones(1, 1, 1, 1, dtype=torch.float64))
+    sigma = 0.1
+    expected = GaussianLikelihood(model).gradient(kappa, signal, tau, sigma) * sigma**2 / len(TAU)
+    expected = expected * scaling.physical_per_network(kappa, model)  # chain rule to log(T1)
+    assert torch.allclose(rim.gradient(k_net, signal, tau), expected)
+
+
+@pytest.mark.parametrize("method", ["rim", "resnet"])
+def test_training_lowers_the_loss_and_the_checkpoint_round_trips(method, rng, tmp_path):
+    trainset = toy_trainset(rng)
+    settings = TrainSettings(iterations=30, batch_size=4, rim_steps=2, rim_features=8, checkpoint_every=10,
+                             precision="float32", learning_rate=3e-3)
+    checkpoint = train(method, "t1-toy", "t1", TAU, trainset, settings, seed=3, output=tmp_path / "m.pt",
+                       log_csv=tmp_path / "m.csv", progress=False)
+    log = np.genfromtxt(tmp_path / "m.csv", delimiter=",", names=True)
+    assert len(log) == 30 and np.median(log["loss"][-10:]) < np.median(log["loss"][:10])
+    assert not (tmp_path / "m.pt.resume").exists()
+    net, meta = load_model(tmp_path / "m.pt")
+    assert meta["protocol"] == "t1-toy" and meta["tau_ms"] == TAU and meta["task"] == "t1"
+    assert meta["git_revision"] and meta["device"] == "cpu" and checkpoint["iterations"] == 30
+    signal = torch.rand(1, len(TAU), 21, 17)
+    out = predict(net, meta, signal * 500.0, TAU, "t1")
+    assert out.shape == (1, 3, 21, 17) and torch.isfinite(out).all()
+    # any intensity scale: A follows the scale, B and T1 do not move
+    scaled = predict(net, meta, signal * 5.0, TAU, "t1")
+    assert torch.allclose(out[:, 1:], scaled[:, 1:], rtol=1e-4, atol=1e-4)
+    assert torch.allclose(out[:, 0], scaled[:, 0] * 100.0, rtol=1e-4)
+    with pytest.raises(QmriError, match="for the t1 task"):
+        predict(net, meta, torch.rand(1, 5, 8, 8), TAU, "t2")
+
+
+def test_resnet_with_another_n_is_a_clear_error(rng, tmp_path):
+    settings = TrainSettings(iterations=1, batch_size=2, precision="float32")
+    train("resnet", "t1-toy", "t1", TAU, toy_trainset(rng, p=4), settings, 0, tmp_path / "r.pt",
+          tmp_path / "r.csv", progress=False)
+    net, meta = load_model(tmp_path / "r.pt")
+    with pytest.raises(QmriError, match="trained on 5 images"):
+        predict(net, meta, torch.rand(1, 7, 8, 8), list(range(100, 800, 100)), "t1")
+
+
+def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monkeypatch):
+    import qmri.train as training
+
+    trainset = toy_trainset(rng)
+    settings = TrainSettings(iterations=6, batch_size=3, rim_steps=2, rim_features=8, checkpoint_every=3,
+                             precision="float32")
+    straight = train("rim", "p", "t1", TAU, trainset, settings, 1, tmp_path / "a.pt", tmp_path / "a.csv",
+                     progress=False)
+    original, calls = training._Batches.next, {"n": 0}
+
+    def dying_next(self):  # the job is killed while drawing the 5th mini-batch
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(training._Batches, "next", dying_next)
+    with pytest.raises(KeyboardInterrupt):
+        train("rim", "p", "t1", TAU, trainset, settings, 1, tmp_path / "b.pt", tmp_path / "b.csv", progress=False)
+    assert (tmp_path / "b.pt.resume").exists() and not (tmp_path / "b.pt").exists()
+    monkeypatch.setattr(training._Batches, "next", original)
+    resumed = train("rim", "p", "t1", TAU, trainset, settings, 1, tmp_path / "b.pt", tmp_path / "b.csv",
+                    progress=False)
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+    assert not (tmp_path / "b.pt.resume").exists()
+    assert np.genfromtxt(tmp_path / "b.csv", delimiter=",", names=True)["iteration"].tolist() == list(range(1, 7))
+
+
+def test_bfloat16_rim_cell_infers_like_float32(generator):
+    """The fast inference path (bfloat16 cell, float32 estimate) stays within bfloat16 rounding."""
+    from qmri.train import inference_precision
+
+    model = InversionRecovery()
+    rim = RIM(model).eval()
+    torch.nn.init.normal_(rim.cell.conv_out.weight, std=0.02, generator=generator)
+    kappa = torch.tensor([0.9, 1.9, 1100.0]).view(1, 3, 1, 1) * (1 + 0.2 * torch.rand(2, 3, 19, 23, generator=generator))
+    signal = model.forward(kappa, torch.tensor(TAU)) / kappa[:, :1].amax()
+    with torch.inference_mode():
+        reference = rim(signal, torch.tensor(TAU))[-1]
+        with inference_precision(rim, torch.bfloat16) as fast:
+            assert fast.cell.conv_out.weight.dtype == torch.bfloat16
+            assert rim.cell.conv_out.weight.dtype == torch.float32  # the caller's network is untouched
+            out = fast(signal, torch.tensor(TAU))[-1]
+    assert out.dtype == torch.float32
+    start = scaling.to_network(model.initial_guess(signal), model, torch.ones(1, 1, 1, 1))
+    delta = (reference - start).abs().max()  # how far the RIM moved the estimate
+    assert delta > 0.05 and (out - reference).abs().max() < 0.05 * delta

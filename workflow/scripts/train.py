@@ -1,0 +1,15 @@
+"""Train one network (RIM or ResNet) for one protocol."""
+
+import torch
+
+from qmri.logs import logging_to
+from qmri.train import TrainSettings, load_trainsets, train
+
+with logging_to(snakemake.log[0]) as log:
+    torch.set_num_threads(snakemake.threads)
+    p = snakemake.params
+    checkpoint = train(snakemake.wildcards.method, snakemake.wildcards.protocol, p.task, p.tau_ms,
+                       load_trainsets(snakemake.input), TrainSettings(**p.settings), p.seed,
+                       snakemake.output.model, snakemake.output.csv, config=p.config)
+    log.info("trained %s on %s in %.0f s (autocast %s)", checkpoint["device"], snakemake.wildcards.protocol,
+             checkpoint["train_seconds"], checkpoint["autocast"])
