@@ -15,6 +15,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/brains.smk"
 include: "workflow/rules/trainset.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/montecarlo.smk"
+include: "workflow/rules/blurriness.smk"
+include: "workflow/rules/invivo.smk"
+include: "workflow/rules/timing.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 
 
@@ -22,3 +27,4 @@ rule all_figures:
     default_target: True
     input:
         ALL_FIGURES,
+        "results/report/reproduction.md",

@@ -182,3 +182,4 @@ def test_bfloat16_rim_cell_infers_like_float32(generator):
     start = scaling.to_network(model.initial_guess(signal), model, torch.ones(1, 1, 1, 1))
     delta = (reference - start).abs().max()  # how far the RIM moved the estimate
     assert delta > 0.05 and (out - reference).abs().max() < 0.05 * delta
+

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import REPO
@@ -34,7 +35,7 @@ def test_lint_is_clean(workdir):
 
 
 @pytest.mark.slow
-def test_smoke_preset_runs_to_the_training_set_and_figure(workdir):
+def test_smoke_preset_makes_every_figure_and_the_report(workdir):
     result = snakemake(workdir, "all_figures", "--cores", "2", "--configfile", "presets/smoke.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     labels, _ = load_nifti(workdir / "results/brains/mni152.nii.gz")
@@ -53,6 +54,22 @@ def test_smoke_preset_runs_to_the_training_set_and_figure(workdir):
             assert (workdir / f"results/figures/training/{method}_{protocol}.png").exists()
             log = (workdir / f"results/models/{method}/{protocol}.csv").read_text().splitlines()
             assert len(log) == 1 + {"rim": 4, "resnet": 3}[method]
+    figures = ["fig2_montecarlo_t1", "figA1_montecarlo_t2", "fig3_blurriness", "fig5_invivo_t1",
+               "fig6_invivo_t1_noisy", "fig8_invivo_t2", "fig9_generalisation"]
+    for figure in figures:
+        for suffix in ("png", "pdf"):
+            assert (workdir / f"results/figures/{figure}.{suffix}").stat().st_size > 10_000, figure
+        assert (workdir / f"logs/figures/{figure}.log").exists()
+    montecarlo = pd.read_csv(workdir / "results/montecarlo/t1-31.csv")
+    assert set(montecarlo["method"]) == {"mle", "rim", "resnet"} and set(montecarlo["snr"]) == {5, 30}
+    assert set(montecarlo["parameter"]) == {"A", "B", "T1"} and (montecarlo["n"] > 100).all()
+    invivo = load_arrays(workdir / "results/invivo/iv-t1-noisy.npz")
+    assert invivo["rim"].shape == (1, 2, 3, 96, 96) and invivo["truth"].shape == (1, 3, 96, 96)
+    generalisation = pd.read_csv(workdir / "results/generalisation/generalisation.csv")
+    assert set(generalisation["model"]) == {"mle", "resnet", "rim t1-23", "rim t1-25", "rim t1-31"}
+    report = (workdir / "results/report/reproduction.md").read_text()
+    assert report.startswith("# Reproduction report") and "| section | statement | paper | ours |" in report
+    assert "![../figures/fig2_montecarlo_t1.png]" in report and "git revision" in report
     # nothing left to do: outputs are complete and up to date
     dry = snakemake(workdir, "all_figures", "-n", "--configfile", "presets/smoke.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr

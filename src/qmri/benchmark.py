@@ -10,10 +10,11 @@ import torch
 
 from qmri import mle, tissues as T
 from qmri.brains import BrainModel, mni152_labels, split_slab
+from qmri.estimators import Estimator
 from qmri.metrics import coefficient_of_variation, relative_bias
 from qmri.protocols import IV_T1
 from qmri.signal import InversionRecovery, SignalModel
-from qmri.simulate import TrainsetSettings, draw_slice, sigma_for_snr, synthesise, task_kappa
+from qmri.simulate import TrainsetSettings, sigma_for_snr, synthesise, task_kappa, test_slice
 
 SNRS = (3, 5, 10, 30, 60, 100)
 
@@ -22,9 +23,8 @@ def _test_slice(seed: int) -> tuple[np.ndarray, torch.Tensor]:
     """Return labels (256, 256) and T1-task kappa (1, 3, 256, 256) of the middle held-out MNI slice."""
     labels, affine = mni152_labels()
     train, test = split_slab(labels, affine, (16, 28), 6.0)
-    model = BrainModel("mni152", labels, affine, train, test)
-    slice_labels, kappa = draw_slice(model, test[len(test) // 2], TrainsetSettings(), np.random.default_rng(seed))
-    return slice_labels[0], task_kappa(torch.from_numpy(kappa).double(), InversionRecovery())
+    slice_labels, kappa = test_slice(BrainModel("mni152", labels, affine, train, test), TrainsetSettings(), seed)
+    return slice_labels, task_kappa(torch.from_numpy(kappa[None]).double(), InversionRecovery())
 
 
 def mle_benchmark(snr: float = 30.0, reference_voxels: int = 300, repeats: int = 5, seed: int = 0) -> None:
@@ -103,7 +103,7 @@ def mle_benchmark(snr: float = 30.0, reference_voxels: int = 300, repeats: int =
               f"{np.mean(seconds):>7.2f}")
 
 
-def _seconds(call, repeats: int) -> float:
+def median_seconds(call, repeats: int) -> float:
     """Return the median wall time of ``call()`` over ``repeats`` runs after one warm-up."""
     call()
     times = []
@@ -154,7 +154,7 @@ def nets_benchmark(repeats: int = 5, seed: int = 0) -> None:
         def ours(net=net):
             with torch.inference_mode(), inference_precision(net, fast) as fast_net:
                 estimates(fast_net, image.contiguous(memory_format=torch.channels_last), tau)
-        base, best = _seconds(comparison, repeats), _seconds(ours, repeats)
+        base, best = median_seconds(comparison, repeats), median_seconds(ours, repeats)
         print(f"{name:34s} {base:>10.3f}s {best:>7.3f}s {base / best:>5.1f}x {paper:>6.1f}s")
 
     batch = torch.rand(24, len(tau), 40, 40)
@@ -173,6 +173,22 @@ def nets_benchmark(repeats: int = 5, seed: int = 0) -> None:
             optimiser.step()
         return run
 
-    base = _seconds(step(_JacobianInversionRecovery(), torch.float32, torch.contiguous_format), repeats)
-    best = _seconds(step(InversionRecovery(), fast, torch.channels_last), repeats)
+    base = median_seconds(step(_JacobianInversionRecovery(), torch.float32, torch.contiguous_format), repeats)
+    best = median_seconds(step(InversionRecovery(), fast, torch.channels_last), repeats)
     print(f"{'RIM training step, batch 24 40x40':34s} {base:>10.3f}s {best:>7.3f}s {base / best:>5.1f}x {'':>7}")
+
+
+#: section 6.1 of the paper: seconds for one 256 x 256 slice with 31 inversion times (laptop CPU)
+PAPER_SECONDS = {"rim": 3.8, "resnet": 27.0, "mle": 575.0}
+
+
+def time_estimators(estimators: dict[str, Estimator], signal: torch.Tensor, mask: torch.Tensor, sigma: float,
+                    repeats: int = 3) -> list[dict]:
+    """Return one row per method: median wall seconds to map ``signal`` (1, N, H, W), after a warm-up."""
+    rows = []
+    for method, estimate in estimators.items():
+        seconds = median_seconds(lambda estimate=estimate: estimate(signal, mask, sigma), repeats)
+        rows.append({"method": method, "seconds": seconds, "paper_seconds": PAPER_SECONDS.get(method),
+                     "n_images": signal.shape[1], "matrix": "x".join(map(str, signal.shape[2:])),
+                     "threads": torch.get_num_threads(), "device": str(signal.device), "cpus": os.cpu_count()})
+    return rows

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from qmri import __version__
 from qmri.errors import QmriError
+from qmri.estimators import load_network
 from qmri.io import atomic_path, write_json
 from qmri.mle import MLESettings, crlb_sd, estimate_sigma, fit
 from qmri.scans import TAU_FIELDS, Series
@@ -80,13 +81,7 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
     if method != "mle":
         if weights is None:
             raise QmriError(f"--method {method} needs --weights (a checkpoint from the pipeline's train rule)")
-        from qmri.train import load_model
-
-        net, meta = load_model(weights, device)
-        if meta["method"] != method:
-            raise QmriError(f"{weights} holds a {meta['method']}, not a {method}")
-        if meta["task"] != task:
-            raise QmriError(f"{weights} is for the {meta['task']} task, not {task}")
+        net, meta = load_network(weights, method, task, device)
     data = series.data
     mask = auto_mask(data) if mask is None else mask.astype(bool)
     if mask.shape != data.shape[:3]:

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from qmri import tissues as T  # noqa: E402
 from qmri.io import atomic_path  # noqa: E402
 
 METHOD_COLOURS = {"rim": "#d62728", "mle": "#1f77b4", "resnet": "#2ca02c"}
@@ -76,4 +77,213 @@ def loss_curve(log: pd.DataFrame, title: str) -> plt.Figure:
     ax.set_ylabel("MSE (network units)")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    return fig
+
+
+#: display order and names of the methods
+METHOD_NAMES = {"mle": "MLE", "resnet": "ResNet", "rim": "RIM"}
+METRIC_NAMES = {"rb": "Relative bias (%)", "cv": "Coefficient of variation (%)"}
+
+
+def _axis_limits(stats: pd.DataFrame) -> tuple[float, float]:
+    """Return y-limits that show every box whole and whiskers up to 1.5 box heights beyond them."""
+    lo, hi = stats["q1"].min(), stats["q3"].max()
+    span = max(hi - lo, 1e-3)
+    return max(stats["min"].min(), lo - 1.5 * span), min(stats["max"].max(), hi + 1.5 * span)
+
+
+def noise_robustness(summary: pd.DataFrame, title: str) -> plt.Figure:
+    """Return figure 2 / A1: box plots of per-pixel relative bias (top) and CV (bottom) against SNR.
+
+    ``summary`` holds the rows of ``qmri.montecarlo.noise_robustness``. Boxes are quartiles with a
+    line at the median and whiskers at the minimum and maximum over the brain, as in the paper;
+    whiskers that leave the axis are cut at its edge, the true extremes stay in the CSV.
+    """
+    params = list(dict.fromkeys(summary["parameter"]))
+    methods = [m for m in METHOD_NAMES if m in set(summary["method"])]
+    snrs = sorted(set(summary["snr"]))
+    fig, axes = plt.subplots(2, len(params), figsize=(4.2 * len(params), 6.5), layout="constrained", squeeze=False)
+    width = 0.8 / len(methods)
+    for row, metric in enumerate(METRIC_NAMES):
+        for col, param in enumerate(params):
+            ax = axes[row, col]
+            part = summary[(summary["metric"] == metric) & (summary["parameter"] == param)]
+            for k, method in enumerate(methods):
+                rows = part[part["method"] == method].set_index("snr").loc[snrs]
+                boxes = [{"med": r["median"], "q1": r["q1"], "q3": r["q3"], "whislo": r["min"], "whishi": r["max"],
+                          "fliers": []} for _, r in rows.iterrows()]
+                colour = METHOD_COLOURS[method]
+                ax.bxp(boxes, positions=np.arange(len(snrs)) + (k - (len(methods) - 1) / 2) * width, widths=width * 0.85,
+                       patch_artist=True, boxprops={"facecolor": colour, "alpha": 0.45, "edgecolor": colour},
+                       medianprops={"color": "k"}, whiskerprops={"color": colour}, capprops={"color": colour})
+            if metric == "rb":
+                ax.axhline(0, color="0.5", lw=0.8, zorder=0)
+            ax.set_ylim(*_axis_limits(part))
+            ax.set_xticks(np.arange(len(snrs)), [f"{s:g}" for s in snrs])
+            ax.set_xlabel("SNR")
+            ax.set_title(f"{param}: {METRIC_NAMES[metric].split(' (')[0].lower()}")
+            if col == 0:
+                ax.set_ylabel(METRIC_NAMES[metric])
+    handles = [plt.Rectangle((0, 0), 1, 1, color=METHOD_COLOURS[m], alpha=0.6) for m in methods]
+    fig.legend(handles, [METHOD_NAMES[m] for m in methods], loc="outside upper right", ncol=len(methods))
+    fig.suptitle(title)
+    return fig
+
+
+def blurriness(table: pd.DataFrame, t1_e2: np.ndarray, placed: dict[str, np.ndarray]) -> plt.Figure:
+    """Return figure 3: the E2 T1 map with its structures, and T1 relative bias and CV per region.
+
+    Bars are medians over the region, error bars SDs; E1 hatched, E2 solid; a star marks E2 rows whose
+    t-test against E1 gives p < 0.05 (``qmri.blurriness``).
+    """
+    fig = plt.figure(figsize=(15, 6.5), layout="constrained")
+    grid = fig.add_gridspec(2, 3, width_ratios=[1.1, 1, 1])
+    ax = fig.add_subplot(grid[:, 0])
+    im = ax.imshow(t1_e2.T, cmap="gray", vmin=0, vmax=2500, origin="lower")
+    for k, (name, mask) in enumerate(placed.items(), start=1):
+        ys, xs = np.nonzero(mask)
+        ax.add_patch(plt.Rectangle((ys.min() - 4, xs.min() - 4), np.ptp(ys) + 8, np.ptp(xs) + 8, fill=False,
+                                   ec="#ff7f0e", lw=1.2))
+        ax.text(ys.max() + 6, xs.max() + 6, str(k), color="#ff7f0e", fontsize=11, weight="bold")
+    ax.set_title("E2 ground truth T1 with structures 1-4")
+    ax.axis("off")
+    fig.colorbar(im, ax=ax, shrink=0.7, label="T1 (ms)")
+    structures = list(placed)
+    methods = [m for m in METHOD_NAMES if m in set(table["method"])]
+    width = 0.8 / (2 * len(methods))
+    for row, region in enumerate(("Structure", "Neighbourhood")):
+        for col, metric in enumerate(("rb", "cv")):
+            ax = fig.add_subplot(grid[row, col + 1])
+            part = table[table["region"] == region]
+            for k, method in enumerate(methods):
+                for j, scenario in enumerate(("E1", "E2")):
+                    rows = part[(part["method"] == method) & (part["scenario"] == scenario)].set_index("structure")
+                    rows = rows.loc[structures]
+                    x = np.arange(len(structures)) + (2 * k + j - len(methods) + 0.5) * width
+                    ax.bar(x, rows[f"{metric}_median"], width, yerr=rows[f"{metric}_sd"], capsize=2,
+                           color=METHOD_COLOURS[method], alpha=0.9 if scenario == "E2" else 0.35,
+                           hatch=None if scenario == "E2" else "//", edgecolor=METHOD_COLOURS[method], lw=0.5,
+                           error_kw={"lw": 0.7})
+                    if scenario == "E2":
+                        top = rows[f"{metric}_median"] + rows[f"{metric}_sd"]
+                        for xi, ti, p in zip(x, top, rows[f"p_{metric}"]):
+                            if p < 0.05:
+                                ax.text(xi, ti, "*", ha="center", va="bottom", fontsize=11)
+            if metric == "rb":
+                ax.axhline(0, color="0.5", lw=0.8)
+            ax.set_xticks(np.arange(len(structures)), [f"{k}" for k in range(1, len(structures) + 1)])
+            ax.set_xlabel("structure")
+            ax.set_ylabel(f"T1 {METRIC_NAMES[metric]}")
+            ax.set_title(f"{region}: {METRIC_NAMES[metric].split(' (')[0].lower()}")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=METHOD_COLOURS[m], alpha=0.9) for m in methods]
+    handles += [plt.Rectangle((0, 0), 1, 1, fc="white", ec="k", hatch="//"), plt.Rectangle((0, 0), 1, 1, fc="0.5")]
+    fig.legend(handles, [METHOD_NAMES[m] for m in methods] + ["E1 (original)", "E2 (structures)"],
+               loc="outside lower center", ncol=len(methods) + 2)
+    fig.suptitle("Blurriness (section 5.1.2): " + "; ".join(f"{k} {s}" for k, s in enumerate(structures, 1))
+                 + "   (* p < 0.05, E2 vs E1)", fontsize=10)
+    return fig
+
+
+def _map_panel(ax: plt.Axes, image: np.ndarray, title: str, vmin: float, vmax: float, cmap: str = "gray"):
+    """Show one 2D map (x, y) in radiological view; return the image handle."""
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+    return ax.imshow(image.T, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+
+
+def _agreement(ax: plt.Axes, reference: np.ndarray, other: np.ndarray, names: tuple[str, str], limit: float,
+               unit: str) -> None:
+    """2D histogram of ``other`` against ``reference`` with the identity line and the mean difference."""
+    keep = np.isfinite(reference) & np.isfinite(other)
+    ax.hist2d(reference[keep], other[keep], bins=120, range=[[0, limit], [0, limit]], cmap="magma", cmin=1)
+    ax.plot([0, limit], [0, limit], color="c", lw=1)
+    ax.set_xlabel(f"{names[0]} ({unit})")
+    ax.set_ylabel(f"{names[1]} ({unit})")
+    ax.set_title(f"{names[1]} vs {names[0]}: mean difference {np.mean(other[keep] - reference[keep]):+.1f} {unit}",
+                 fontsize=9)
+    ax.set_aspect("equal")
+
+
+def outliers(estimate: np.ndarray, truth: np.ndarray, brain: np.ndarray, tolerance: float = 0.5) -> np.ndarray:
+    """Return brain pixels whose estimate is off the truth by more than ``tolerance`` (relative), or not finite."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = np.abs(estimate / truth - 1) > tolerance
+    return brain & (off | ~np.isfinite(estimate))
+
+
+def invivo_maps(maps: dict[str, np.ndarray], labels: np.ndarray, truth: np.ndarray, parameter: int, name: str,
+                unit: str, limit: float, title: str) -> plt.Figure:
+    """Return figures 5 and 8: maps of volunteer 1 scan 1 per method, outliers, and agreement with the MLE.
+
+    ``maps`` holds each method's ``(V, C, Q, H, W)`` array, ``truth`` the volunteers' ``(V, Q, H, W)``.
+    """
+    methods = [m for m in METHOD_NAMES if m in maps]
+    brain = np.isin(labels[0], T.BRAIN_LABELS)
+    fig, axes = plt.subplots(2, len(methods) + 1, figsize=(4.2 * (len(methods) + 1), 8.4), layout="constrained")
+    reference = maps["mle"][0, 0, parameter]
+    for k, method in enumerate(methods):
+        image = maps[method][0, 0, parameter]
+        im = _map_panel(axes[0, k], image, f"{METHOD_NAMES[method]} {name}", 0, limit)
+        bad = outliers(image, truth[0, parameter], brain)
+        ys, xs = np.nonzero(bad)
+        axes[0, k].scatter(ys, xs, s=2, c="#00e5ff", marker="s", lw=0)
+        axes[0, k].set_title(f"{METHOD_NAMES[method]} {name}: {bad.sum()} outliers (cyan)", fontsize=10)
+        if method != "mle":
+            diff = np.where(brain, image - reference, np.nan)
+            d = _map_panel(axes[1, k], diff, f"{METHOD_NAMES[method]} - MLE", -0.2 * limit, 0.2 * limit, "RdBu_r")
+            fig.colorbar(d, ax=axes[1, k], shrink=0.7, label=f"{name} difference ({unit})")
+    fig.colorbar(im, ax=axes[0, len(methods) - 1], shrink=0.7, label=f"{name} ({unit})")
+    axes[1, 0].axis("off")
+    axes[1, 0].text(0.05, 0.5, "Outliers: brain pixels more than 50 %\noff the simulated truth, or not\n"
+                    "finite. Differences over the brain.", fontsize=10, va="center")
+    others = [m for m in methods if m != "mle"]
+    for k, method in enumerate(others):
+        ax = axes[k, len(methods)]
+        _agreement(ax, reference[brain], maps[method][0, 0, parameter][brain], ("MLE", METHOD_NAMES[method]), limit,
+                   unit)
+    fig.suptitle(title)
+    return fig
+
+
+def invivo_repeatability(maps: dict[str, np.ndarray], labels: np.ndarray, truth: np.ndarray, parameter: int,
+                         name: str, unit: str, limit: float, title: str) -> plt.Figure:
+    """Return figure 6: volunteer 1's maps from scans 1 and 2 per method and the pixel-wise CV map."""
+    from qmri.metrics import coefficient_of_variation
+
+    methods = [m for m in METHOD_NAMES if m in maps]
+    brain = np.isin(labels[0], T.BRAIN_LABELS)
+    fig, axes = plt.subplots(len(methods), 3, figsize=(12, 4 * len(methods)), layout="constrained", squeeze=False)
+    for row, method in enumerate(methods):
+        scans = maps[method][0, :, parameter]  # shape (C, H, W)
+        for c in range(2):
+            im = _map_panel(axes[row, c], scans[c], f"{METHOD_NAMES[method]}, scan {c + 1}", 0, limit)
+        cv = np.where(brain, coefficient_of_variation(scans), np.nan)
+        cvim = _map_panel(axes[row, 2], cv, f"{METHOD_NAMES[method]} CV: mean {np.nanmean(cv):.1f}%, "
+                          f"median {np.nanmedian(cv):.1f}% (brain)", 0, 30, "viridis")
+        fig.colorbar(im, ax=axes[row, 1], shrink=0.8, label=f"{name} ({unit})")
+        fig.colorbar(cvim, ax=axes[row, 2], shrink=0.8, label="CV (%)")
+    fig.suptitle(title)
+    return fig
+
+
+def generalisation(table: pd.DataFrame) -> plt.Figure:
+    """Return figure 9: median CV of T1 per dataset and volunteer for MLE, the ResNet and the three RIMs."""
+    groups = table[["dataset", "n_tau", "volunteer"]].drop_duplicates().sort_values(["n_tau", "volunteer"])
+    models = list(dict.fromkeys(table["model"]))
+    rims = [m for m in models if m.startswith("rim")]
+    shades = plt.cm.Reds(np.linspace(0.45, 0.95, len(rims)))
+    colours = {"mle": METHOD_COLOURS["mle"], "resnet": METHOD_COLOURS["resnet"], **dict(zip(rims, shades))}
+    labels = {"mle": "MLE", "resnet": "ResNet (dataset's own)", **{m: m.replace("rim ", "RIM ") for m in rims}}
+    fig, ax = plt.subplots(figsize=(2.2 * len(groups) + 2, 4.5), layout="constrained")
+    width = 0.8 / len(models)
+    for k, model in enumerate(models):
+        values = [table[(table["dataset"] == g.dataset) & (table["volunteer"] == g.volunteer)
+                        & (table["model"] == model)]["median_cv_t1"].iloc[0] for g in groups.itertuples()]
+        ax.bar(np.arange(len(groups)) + (k - (len(models) - 1) / 2) * width, values, width, color=colours[model],
+               label=labels[model])
+    ax.set_xticks(np.arange(len(groups)),
+                  [f"{g.dataset}\n({g.n_tau} TIs), volunteer {g.volunteer}" for g in groups.itertuples()], fontsize=8)
+    ax.set_ylabel("median CV of T1 over GM and WM (%)")
+    ax.set_title("Generalisability (section 5.4): every T1 RIM on every T1 dataset")
+    ax.legend(fontsize=8, ncol=2)
     return fig

@@ -114,6 +114,20 @@ def draw_slice(model: BrainModel, slice_index: int, settings: TrainsetSettings, 
     return labels, kappa
 
 
+def test_slice(model: BrainModel, settings: TrainsetSettings, seed: int, size: int = 256, pixel_mm: float = 0.82
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(labels, kappa)`` ``(size, size)`` and ``(4, size, size)`` of the model's middle test slice.
+
+    The unseen slice of the simulated experiments (section 5.1: 256 x 256 at the paper's 0.82 mm),
+    parameters drawn with a generator seeded from ``seed``.
+    """
+    if not model.test_slices:
+        raise QmriError(f"brain model {model.name} has no test slices")
+    middle = model.test_slices[len(model.test_slices) // 2]
+    labels, kappa = draw_slice(model, middle, settings, np.random.default_rng(seed), size, pixel_mm)
+    return labels[0], kappa[0]
+
+
 def sigma_for_snr(snr: float | np.ndarray) -> float | np.ndarray:
     """Return the noise SD for an SNR defined against white matter: ``sigma = A_WM / SNR``, A_WM = 0.65.
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import csv
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -30,10 +29,12 @@ from qmri.io import atomic_path, load_arrays
 from qmri.nets import scaling
 from qmri.nets.resnet import ResNet
 from qmri.nets.rim import RIM
+from qmri.provenance import git_revision, hardware
 from qmri.signal import SignalModel, model_for_task
 from qmri.simulate import synthesise, task_kappa
 
-CHECKPOINT_FORMAT = 1
+#: 2: B in network units is (B - 2) / 0.12 (format 1 used raw B)
+CHECKPOINT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -100,15 +101,6 @@ def masked_mse(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.Te
     total = keep.sum().clamp_min(1) * target.shape[1]
     zero = target.new_zeros(())
     return sum(torch.where(keep, (o.float() - target) ** 2, zero).sum() / total for o in outputs) / len(outputs)
-
-
-def git_revision() -> str:
-    """Return the git revision of the source tree, or "unknown"."""
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def load_trainsets(paths: list[str | os.PathLike]) -> dict[str, np.ndarray]:
@@ -196,11 +188,11 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
                             "batches": batches.state(), "iteration": iteration + 1, "log": rows}, tmp)
     checkpoint = {
         **identity, "format": CHECKPOINT_FORMAT, "n_images": len(tau_ms), "param_names": model.param_names,
-        "units": "A / s, B, log(T / 1000 ms)", "normalisation": "images / s, s = 99th percentile of the MIP",
+        "units": "A / s, (B - 2) / 0.12, log(T / 1000 ms)", "normalisation": "images / s, s = 99th percentile of the MIP",
         "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}, "iterations": settings.iterations,
         "config": config or {}, "git_revision": git_revision(), "qmri_version": __version__,
         "torch_version": torch.__version__, "device": str(device), "autocast": str(dtype),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "hardware": hardware(device),
         "train_seconds": float(sum(r["seconds"] for r in rows)),
     }
     with atomic_path(log_csv) as tmp, open(tmp, "w", newline="") as stream:
@@ -222,8 +214,11 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
         checkpoint = torch.load(path, map_location=device, weights_only=False)
     except Exception as err:  # torch raises many types for damaged files
         raise QmriError(f"cannot read weights {path}: {err}") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(checkpoint, dict) or "format" not in checkpoint:
         raise QmriError(f"{path} is not a qmri checkpoint")
+    if checkpoint["format"] != CHECKPOINT_FORMAT:
+        raise QmriError(f"{path} has checkpoint format {checkpoint['format']}, this qmri reads format "
+                        f"{CHECKPOINT_FORMAT}: train it again")
     settings = TrainSettings(**checkpoint["settings"])
     net = build_network(checkpoint["method"], model_for_task(checkpoint["task"]), checkpoint["n_images"], settings)
     net.load_state_dict(checkpoint["state_dict"])

@@ -26,12 +26,44 @@ PROTOCOLS = config["protocols"]
 
 METHODS = ["rim", "resnet"]
 
-ALL_FIGURES = ["results/figures/trainset_examples.png"] + expand(
-    "results/figures/training/{method}_{protocol}.png", method=METHODS, protocol=PROTOCOLS
+#: figure name -> protocol of its Monte Carlo table
+MONTECARLO_FIGURES = {
+    "fig2_montecarlo_t1": config["montecarlo"]["protocols"]["t1"],
+    "figA1_montecarlo_t2": config["montecarlo"]["protocols"]["t2"],
+}
+INVIVO = config["invivo"]["datasets"]
+#: figure name -> in-vivo dataset it shows
+INVIVO_FIGURES = {
+    "fig5_invivo_t1": "iv-t1",
+    "fig6_invivo_t1_noisy": "iv-t1-noisy",
+    "fig8_invivo_t2": "iv-t2",
+}
+T1_PROTOCOLS = [p for p, spec in PROTOCOLS.items() if spec["task"] == "t1"]
+T1_DATASETS = [d for d, spec in INVIVO.items() if PROTOCOLS[spec["protocol"]]["task"] == "t1"]
+
+#: the protocol of the timing table: the paper timed IV_T1 (31 inversion times)
+TIMING_PROTOCOL = config["montecarlo"]["protocols"]["t1"]
+
+ALL_FIGURES = (
+    ["results/figures/trainset_examples.png"]
+    + expand("results/figures/training/{method}_{protocol}.png", method=METHODS, protocol=PROTOCOLS)
+    + expand("results/figures/{figure}.png", figure=MONTECARLO_FIGURES)
+    + ["results/figures/fig3_blurriness.png"]
+    + expand("results/figures/{figure}.png", figure=INVIVO_FIGURES)
+    + ["results/figures/fig9_generalisation.png"]
 )
+
+
+def test_brain(wildcards):
+    """Label volume and sidecar of the unseen brain model that the simulated experiments use."""
+    return {
+        "labels": f"results/brains/{TEST_BRAINS[0]}.nii.gz",
+        "meta": f"results/brains/{TEST_BRAINS[0]}.json",
+    }
 
 
 wildcard_constraints:
     model="|".join(BRAINS),
     protocol="|".join(PROTOCOLS),
     method="|".join(METHODS),
+    dataset="|".join(INVIVO),

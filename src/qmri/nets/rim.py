@@ -100,7 +100,8 @@ class RIM(nn.Module):
         h2 = torch.zeros_like(h1)
         estimates = []
         for _ in range(self.steps):
-            with torch.no_grad():
+            # physics in the images' precision, outside any autocast region and the autograd graph
+            with torch.no_grad(), torch.autocast(signal_net.device.type, enabled=False):
                 grad = self.gradient(kappa.detach(), signal_net, tau_ms)  # shape (batch, Q, H, W)
             delta, h1, h2 = self.cell(kappa.to(cell_dtype), grad.to(cell_dtype), h1, h2)
             kappa = kappa + delta.to(kappa.dtype)

@@ -3,10 +3,12 @@ noise level and number of images.
 
 - Images are divided by ``s``, the 99th percentile over pixels of each item's maximum intensity
   projection: A becomes O(1) and the network never sees the scanner's units (A is scaled back).
-- Parameters in network units: ``A / s``, ``B``, and ``log(T / 1 s)`` for T1 and T2. Log times make
-  the squared error of eq. 3 and 6 a relative error, so CSF (T1 3.5 s, barely determined by
-  inversion times below 1 s) does not drown the grey and white matter in the loss; the paper
-  leaves these units unstated.
+- Parameters in network units: ``A / s``, ``(B - 2) / 0.12``, and ``log(T / 1 s)`` for T1 and T2;
+  the paper leaves these units unstated. Log times make the squared error of eq. 3 and 6 a
+  relative error, so CSF (T1 3.5 s, barely determined by inversion times below 1 s) does not drown
+  the grey and white matter in the loss. B is in units of its training spread: in raw units a 2 %
+  error of B cost the loss almost nothing, and a RIM trained so returned the training mean of B
+  whatever the data, which the B/T1 trade-off turned into a T1 bias of several percent.
 - The likelihood gradient fed to the RIM is that of the mean squared residual with respect to the
   network units, ``-(1/N) sum_n (S_n - f_n) df_n/dkappa * dkappa/dkappa_net``: sigma^2 / N times
   the gradient of the Gaussian NLL, the same direction without needing sigma (unknown at inference)
@@ -21,6 +23,9 @@ from qmri.signal import SignalModel
 
 #: reference time for the log units of T1 and T2 (ms)
 TIME_UNIT_MS = 1000.0
+#: B in network units is (B - B_CENTRE) / B_SPREAD: centred on perfect inversion, in units of the SD
+#: of the training distribution 2 - |N(0, 0.2)|, which is 0.2 sqrt(1 - 2 / pi) = 0.12
+B_CENTRE, B_SPREAD = 2.0, 0.12
 
 
 def intensity_scale(signal: torch.Tensor) -> torch.Tensor:
@@ -30,29 +35,33 @@ def intensity_scale(signal: torch.Tensor) -> torch.Tensor:
     return s.view(-1, 1, 1, 1)
 
 
-def _is_time(model: SignalModel) -> list[bool]:
-    return [name.startswith("T") for name in model.param_names]
+def _kind(model: SignalModel) -> list[str]:
+    """Return each parameter's unit rule: "A", "B" or "time"."""
+    return ["time" if name.startswith("T") else name for name in model.param_names]
 
 
 def to_network(kappa: torch.Tensor, model: SignalModel, s: torch.Tensor) -> torch.Tensor:
-    """Return kappa in network units: A / s, B, log(T / 1 s). Times must be positive."""
-    channels = [kappa[:, 0:1] / s]
-    for q, is_time in enumerate(_is_time(model)[1:], start=1):
+    """Return kappa in network units: A / s, (B - 2) / 0.12, log(T / 1 s). Times must be positive."""
+    channels = []
+    for q, kind in enumerate(_kind(model)):
         x = kappa[:, q:q + 1]
-        channels.append(torch.log(x.clamp_min(1e-3) / TIME_UNIT_MS) if is_time else x)
+        channels.append(x / s if kind == "A" else (x - B_CENTRE) / B_SPREAD if kind == "B"
+                        else torch.log(x.clamp_min(1e-3) / TIME_UNIT_MS))
     return torch.cat(channels, dim=1)
 
 
 def from_network(kappa_net: torch.Tensor, model: SignalModel, s: torch.Tensor) -> torch.Tensor:
     """Return kappa in physical units (A in the image's units, times in ms)."""
-    channels = [kappa_net[:, 0:1] * s]
-    for q, is_time in enumerate(_is_time(model)[1:], start=1):
+    channels = []
+    for q, kind in enumerate(_kind(model)):
         x = kappa_net[:, q:q + 1]
-        channels.append(torch.exp(x.clamp(-20, 20)) * TIME_UNIT_MS if is_time else x)
+        channels.append(x * s if kind == "A" else B_CENTRE + B_SPREAD * x if kind == "B"
+                        else torch.exp(x.clamp(-20, 20)) * TIME_UNIT_MS)
     return torch.cat(channels, dim=1)
 
 
 def physical_per_network(kappa: torch.Tensor, model: SignalModel) -> torch.Tensor:
-    """Return ``d kappa / d kappa_net`` at physical ``kappa`` (s = 1): 1 for A and B, T for times."""
-    return torch.cat([kappa[:, q:q + 1] if is_time else torch.ones_like(kappa[:, q:q + 1])
-                      for q, is_time in enumerate(_is_time(model))], dim=1)
+    """Return ``d kappa / d kappa_net`` at physical ``kappa`` (s = 1): 1 for A, 0.12 for B, T for times."""
+    return torch.cat([torch.ones_like(kappa[:, q:q + 1]) if kind == "A" else
+                      torch.full_like(kappa[:, q:q + 1], B_SPREAD) if kind == "B" else kappa[:, q:q + 1]
+                      for q, kind in enumerate(_kind(model))], dim=1)

@@ -1,0 +1,66 @@
+"""The three mapping methods behind one call: images in, parameter maps out.
+
+An estimator takes noisy images ``(batch, N, H, W)`` (any intensity scale), a mask ``(batch, H, W)``
+and the noise SD (or None), and returns maps ``(batch, Q, H, W)`` in physical units (float64, NaN
+outside the mask). The experiments and ``qmri fit`` both use them, so every method is run the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import torch
+from torch import nn
+
+from qmri.errors import QmriError
+from qmri.mle import MLESettings, fit
+from qmri.signal import model_for_task
+
+Estimator = Callable[[torch.Tensor, torch.Tensor, "float | None"], torch.Tensor]
+
+
+def load_network(weights: str | os.PathLike, method: str, task: str, device: str = "cpu") -> tuple[nn.Module, dict]:
+    """Return ``(network, checkpoint metadata)``, checking that it is a ``method`` for ``task``."""
+    from qmri.train import load_model
+
+    net, meta = load_model(weights, device)
+    if meta["method"] != method:
+        raise QmriError(f"{weights} holds a {meta['method']}, not a {method}")
+    if meta["task"] != task:
+        raise QmriError(f"{weights} is for the {meta['task']} task, not {task}")
+    return net, meta
+
+
+def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = 500.0) -> Estimator:
+    """Return the regularised MLE (``qmri.mle.fit``) as an estimator."""
+    model, settings = model_for_task(task), MLESettings(lambda_b=lambda_b)
+
+    def estimate(signal: torch.Tensor, mask: torch.Tensor, sigma: float | None) -> torch.Tensor:
+        return fit(model, signal, tau_ms, sigma=sigma, mask=mask, settings=settings).kappa
+
+    return estimate
+
+
+def network_estimator(weights: str | os.PathLike, method: str, task: str, tau_ms: list[float],
+                      device: str = "cpu") -> Estimator:
+    """Return a trained RIM or ResNet as an estimator; it needs no sigma."""
+    from qmri.train import predict
+
+    net, meta = load_network(weights, method, task, device)
+
+    def estimate(signal: torch.Tensor, mask: torch.Tensor, sigma: float | None) -> torch.Tensor:
+        maps = predict(net, meta, signal, tau_ms, task).to(torch.float64)  # shape (batch, Q, H, W)
+        mask = mask.to(maps.device, torch.bool)[:, None]
+        return torch.where(mask, maps, torch.full_like(maps, float("nan")))
+
+    return estimate
+
+
+def estimators_for(task: str, tau_ms: list[float], weights: dict[str, str | os.PathLike],
+                   lambda_b: float = 500.0, device: str = "cpu") -> dict[str, Estimator]:
+    """Return ``{"mle": ..., "rim": ..., "resnet": ...}`` for the methods given (networks need ``weights``)."""
+    found = {"mle": mle_estimator(task, tau_ms, lambda_b)}
+    for method, path in weights.items():
+        found[method] = network_estimator(path, method, task, tau_ms, device)
+    return found

@@ -1,0 +1,52 @@
+import pandas as pd
+
+from qmri import report
+
+SNRS = (3, 10, 100)
+
+
+def fake_montecarlo(cv: dict[str, tuple[float, ...]], rb_iqr: dict[str, float], parameters=("A", "B", "T1")):
+    """Rows as qmri.montecarlo.noise_robustness writes them, with chosen medians and spreads."""
+    rows = []
+    for method, values in cv.items():
+        for snr, v in zip(SNRS, values):
+            for p in parameters:
+                rows.append({"snr": snr, "method": method, "parameter": p, "metric": "cv", "median": v,
+                             "q1": v - 1, "q3": v + 1, "min": 0, "max": 2 * v})
+                rows.append({"snr": snr, "method": method, "parameter": p, "metric": "rb", "median": 0.5,
+                             "q1": -rb_iqr[method] / 2, "q3": rb_iqr[method] / 2, "min": -50, "max": 50})
+    return pd.DataFrame(rows)
+
+
+def test_paper_ranking_is_recognised_and_a_broken_one_is_flagged():
+    paper_like = fake_montecarlo({"mle": (40, 12, 2), "resnet": (20, 8, 1.8), "rim": (10, 5, 1.5)},
+                                 {"mle": 2, "resnet": 4, "rim": 3})
+    claims = report.simulation_claims(paper_like, paper_like.replace({"B": "T2"}))
+    assert all(c.holds for c in claims), [c for c in claims if not c.holds]
+    broken = fake_montecarlo({"mle": (40, 12, 2), "resnet": (20, 4, 1.8), "rim": (10, 5, 1.5)},
+                             {"mle": 2, "resnet": 4, "rim": 1})
+    verdicts = {c.statement: c.holds for c in report.simulation_claims(broken, broken.replace({"B": "T2"}))}
+    assert verdicts["RIM has the lowest median CV of T1 at every SNR"] is False
+    assert verdicts["both networks spread the relative bias of T1 wider than the MLE "
+                    "(interquartile range over the brain)"] is False
+
+
+def test_timing_claims_and_rendering_show_disagreements():
+    timing = pd.DataFrame({"method": ["mle", "rim", "resnet"], "seconds": [2.0, 0.25, 0.4],
+                           "paper_seconds": [575.0, 3.8, 27.0], "matrix": "256x256", "n_images": 31})
+    claims = report.timing_claims(timing)
+    ratio = next(c for c in claims if "150" in c.statement)
+    assert ratio.holds is False and "vectorised" in ratio.note and ratio.ours == "8.0x"
+    assert all(c.holds for c in claims if c is not ratio)
+    headline = report.headline_table(fake_montecarlo({"mle": (4, 2, 1), "resnet": (3, 2, 1), "rim": (2, 1, 1)},
+                                                     {"mle": 1, "resnet": 1, "rim": 1}))
+    text = report.render(claims, headline, {"git revision": "abc"}, ["../figures/f.png"], {"seed": 1})
+    assert "**DISAGREES**" in text and "1 disagree" in text and "![../figures/f.png]" in text
+    assert "- **git revision**: abc" in text and "seed: 1" in text and "RIM CV (%)" in text
+
+
+def test_timing_on_another_matrix_is_not_compared():
+    timing = pd.DataFrame({"method": ["mle", "rim"], "seconds": [0.5, 0.1], "paper_seconds": [575.0, 3.8],
+                           "matrix": "96x96", "n_images": 31})
+    (claim,) = report.timing_claims(timing)
+    assert claim.holds is None and "96x96" in claim.ours

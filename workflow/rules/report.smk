@@ -1,0 +1,27 @@
+# The reproduction report: the paper's statements next to ours (results/report/reproduction.md).
+
+
+rule report:
+    input:
+        montecarlo_t1=f"results/montecarlo/{config['montecarlo']['protocols']['t1']}.csv",
+        montecarlo_t2=f"results/montecarlo/{config['montecarlo']['protocols']['t2']}.csv",
+        timing="results/timing/timing.csv",
+        blurriness="results/blurriness/blurriness.csv",
+        figures=ALL_FIGURES,
+    output:
+        report(
+            "results/report/reproduction.md",
+            caption="../report/reproduction.rst",
+            category="Report",
+        ),
+    params:
+        config=config,
+    log:
+        "logs/report.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,29 @@
+# Section 6.1: time to map one 256 x 256 slice with each method, next to the paper's 3.8 s / 27 s / 575 s.
+
+
+rule timing:
+    input:
+        unpack(test_brain),
+        rim=f"results/models/rim/{TIMING_PROTOCOL}.pt",
+        resnet=f"results/models/resnet/{TIMING_PROTOCOL}.pt",
+    output:
+        "results/timing/timing.csv",
+    params:
+        task=PROTOCOLS[TIMING_PROTOCOL]["task"],
+        tau_ms=PROTOCOLS[TIMING_PROTOCOL]["tau_ms"],
+        lambda_b=config["mle"]["lambda_b"],
+        trainset=config["trainset"],
+        geometry=config["simulation"],
+        seed=config["seed"],
+        snr=30,
+        repeats=3,
+    log:
+        "logs/timing.log",
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/timing.py"

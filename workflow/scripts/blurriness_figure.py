@@ -1,0 +1,13 @@
+"""Figure 3: blurriness of small structures."""
+
+import pandas as pd
+
+from qmri.io import load_arrays
+from qmri.logs import logging_to
+from qmri.plots import blurriness, save_figure
+
+with logging_to(snakemake.log[0]):
+    maps = load_arrays(snakemake.input.maps)
+    placed = dict(zip(maps["names"].tolist(), maps["structures"]))
+    fig = blurriness(pd.read_csv(snakemake.input.table), maps["t1_e2"], placed)
+    save_figure(fig, snakemake.output.png, snakemake.output.pdf)

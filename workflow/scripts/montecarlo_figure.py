@@ -1,0 +1,10 @@
+"""Figure 2 / A1: box plots of relative bias and CV against SNR."""
+
+import pandas as pd
+
+from qmri.logs import logging_to
+from qmri.plots import noise_robustness, save_figure
+
+with logging_to(snakemake.log[0]):
+    fig = noise_robustness(pd.read_csv(snakemake.input[0]), snakemake.params.title)
+    save_figure(fig, snakemake.output.png, snakemake.output.pdf)
