@@ -40,9 +40,13 @@ def test_timing_claims_and_rendering_show_disagreements():
     assert all(c.holds for c in claims if c is not ratio)
     headline = report.headline_table(fake_montecarlo({"mle": (4, 2, 1), "resnet": (3, 2, 1), "rim": (2, 1, 1)},
                                                      {"mle": 1, "resnet": 1, "rim": 1}))
-    text = report.render(claims, headline, {"git revision": "abc"}, ["../figures/f.png"], {"seed": 1})
+    models = report.training_table([{"method": "rim", "protocol": "t1-31", "iterations": 1000, "train_seconds": 386.2,
+                                     "device": "cuda", "autocast": "torch.bfloat16", "hardware": "NVIDIA H100",
+                                     "git_revision": "0123456789abcdef"}])
+    text = report.render(claims, headline, {"git revision": "abc"}, ["../figures/f.png"], {"seed": 1}, models)
     assert "**DISAGREES**" in text and "1 disagree" in text and "![../figures/f.png]" in text
     assert "- **git revision**: abc" in text and "seed: 1" in text and "RIM CV (%)" in text
+    assert "| RIM t1-31 |" in text and "NVIDIA H100" in text and "bfloat16" in text
 
 
 def test_timing_on_another_matrix_is_not_compared():

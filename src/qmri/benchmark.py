@@ -10,7 +10,7 @@ import torch
 
 from qmri import mle, tissues as T
 from qmri.brains import BrainModel, mni152_labels, split_slab
-from qmri.estimators import Estimator
+from qmri.estimators import Estimator, default_device
 from qmri.metrics import coefficient_of_variation, relative_bias
 from qmri.protocols import IV_T1
 from qmri.signal import InversionRecovery, SignalModel
@@ -187,8 +187,9 @@ def time_estimators(estimators: dict[str, Estimator], signal: torch.Tensor, mask
     """Return one row per method: median wall seconds to map ``signal`` (1, N, H, W), after a warm-up."""
     rows = []
     for method, estimate in estimators.items():
-        seconds = median_seconds(lambda estimate=estimate: estimate(signal, mask, sigma), repeats)
+        # .cpu() waits for a GPU to finish: the time includes getting the maps back
+        seconds = median_seconds(lambda estimate=estimate: estimate(signal, mask, sigma).cpu(), repeats)
         rows.append({"method": method, "seconds": seconds, "paper_seconds": PAPER_SECONDS.get(method),
                      "n_images": signal.shape[1], "matrix": "x".join(map(str, signal.shape[2:])),
-                     "threads": torch.get_num_threads(), "device": str(signal.device), "cpus": os.cpu_count()})
+                     "threads": torch.get_num_threads(), "device": default_device(), "cpus": os.cpu_count()})
     return rows

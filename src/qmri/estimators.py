@@ -32,22 +32,27 @@ def load_network(weights: str | os.PathLike, method: str, task: str, device: str
     return net, meta
 
 
-def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = 500.0) -> Estimator:
-    """Return the regularised MLE (``qmri.mle.fit``) as an estimator."""
-    model, settings = model_for_task(task), MLESettings(lambda_b=lambda_b)
+def default_device() -> str:
+    """Return "cuda" when torch sees a GPU (e.g. a cluster job given one), else "cpu"."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = 500.0, device: str | None = None) -> Estimator:
+    """Return the regularised MLE (``qmri.mle.fit``) as an estimator, run on ``device`` (default: a GPU if any)."""
+    model, settings, device = model_for_task(task), MLESettings(lambda_b=lambda_b), device or default_device()
 
     def estimate(signal: torch.Tensor, mask: torch.Tensor, sigma: float | None) -> torch.Tensor:
-        return fit(model, signal, tau_ms, sigma=sigma, mask=mask, settings=settings).kappa
+        return fit(model, signal.to(device), tau_ms, sigma=sigma, mask=mask.to(device), settings=settings).kappa
 
     return estimate
 
 
 def network_estimator(weights: str | os.PathLike, method: str, task: str, tau_ms: list[float],
-                      device: str = "cpu") -> Estimator:
-    """Return a trained RIM or ResNet as an estimator; it needs no sigma."""
+                      device: str | None = None) -> Estimator:
+    """Return a trained RIM or ResNet as an estimator on ``device`` (default: a GPU if any); it needs no sigma."""
     from qmri.train import predict
 
-    net, meta = load_network(weights, method, task, device)
+    net, meta = load_network(weights, method, task, device or default_device())
 
     def estimate(signal: torch.Tensor, mask: torch.Tensor, sigma: float | None) -> torch.Tensor:
         maps = predict(net, meta, signal, tau_ms, task).to(torch.float64)  # shape (batch, Q, H, W)
@@ -58,9 +63,9 @@ def network_estimator(weights: str | os.PathLike, method: str, task: str, tau_ms
 
 
 def estimators_for(task: str, tau_ms: list[float], weights: dict[str, str | os.PathLike],
-                   lambda_b: float = 500.0, device: str = "cpu") -> dict[str, Estimator]:
+                   lambda_b: float = 500.0, device: str | None = None) -> dict[str, Estimator]:
     """Return ``{"mle": ..., "rim": ..., "resnet": ...}`` for the methods given (networks need ``weights``)."""
-    found = {"mle": mle_estimator(task, tau_ms, lambda_b)}
+    found = {"mle": mle_estimator(task, tau_ms, lambda_b, device)}
     for method, path in weights.items():
         found[method] = network_estimator(path, method, task, tau_ms, device)
     return found

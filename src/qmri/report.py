@@ -158,9 +158,18 @@ def headline_table(t1: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def training_table(metas: list[dict]) -> pd.DataFrame:
+    """Return one row per trained model (checkpoint metadata): where and how long it trained."""
+    return pd.DataFrame([{"model": f"{METHOD_NAMES[m['method']]} {m['protocol']}", "iterations": m["iterations"],
+                          "seconds": round(m["train_seconds"]), "device": m["device"],
+                          "precision": m["autocast"].removeprefix("torch."), "hardware": m.get("hardware", ""),
+                          "git revision": m["git_revision"][:12]} for m in metas]).set_index("model")
+
+
 def render(claims: list[Claim], headline: pd.DataFrame, context: dict[str, str], figures: list[str],
-           config: dict) -> str:
-    """Return the report as Markdown; ``figures`` are paths relative to the report, ``config`` the run's."""
+           config: dict, models: pd.DataFrame) -> str:
+    """Return the report as Markdown; ``figures`` are paths relative to the report, ``config`` the run's,
+    ``models`` the ``training_table``."""
     disagree = sum(c.holds is False for c in claims)
     lines = ["# Reproduction report: Sabidussi et al., Medical Image Analysis 74 (2021) 102220", "",
              f"{len(claims)} statements checked: {sum(c.holds is True for c in claims)} agree, {disagree} disagree"
@@ -171,7 +180,8 @@ def render(claims: list[Claim], headline: pd.DataFrame, context: dict[str, str],
               "|---|---|---|---|---|---|"]
     lines += [f"| {c.section} | {c.statement} | {c.paper} | {c.ours} | {MARKS[c.holds]} | {c.note} |" for c in claims]
     lines += ["", "## Headline: T1 on the unseen slice (median over the brain, Monte Carlo of section 5.1.1)", "",
-              headline.to_markdown(floatfmt=".2f"), "", "## Figures", ""]
+              headline.to_markdown(floatfmt=".2f"), "", "## Trained models", "", models.to_markdown(), "",
+              "## Figures", ""]
     lines += [f"![{f}]({f})" for f in figures]
     lines += ["", "## Configuration of this run", "", "```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```"]
     return "\n".join(lines) + "\n"

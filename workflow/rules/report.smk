@@ -8,6 +8,7 @@ rule report:
         timing="results/timing/timing.csv",
         blurriness="results/blurriness/blurriness.csv",
         figures=ALL_FIGURES,
+        models=expand("results/models/{method}/{protocol}.pt", method=METHODS, protocol=PROTOCOLS),
     output:
         report(
             "results/report/reproduction.md",

@@ -9,6 +9,7 @@ from qmri import __version__, report
 from qmri.io import atomic_path
 from qmri.logs import logging_to
 from qmri.provenance import git_revision, hardware
+from qmri.train import load_model
 
 with logging_to(snakemake.log[0]) as log:
     inp = snakemake.input
@@ -26,7 +27,8 @@ with logging_to(snakemake.log[0]) as log:
         f"(paper: 100); brain anatomy source: {snakemake.params.config['brains']['source']}",
     }
     figures = [os.path.relpath(f, out_dir) for f in inp.figures]
-    text = report.render(claims, report.headline_table(t1), context, figures, snakemake.params.config)
+    models = report.training_table([load_model(path)[1] for path in inp.models])
+    text = report.render(claims, report.headline_table(t1), context, figures, snakemake.params.config, models)
     log.info("%d claims, %d disagree", len(claims), sum(c.holds is False for c in claims))
     with atomic_path(snakemake.output[0]) as tmp:
         Path(tmp).write_text(text)

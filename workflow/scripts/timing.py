@@ -5,7 +5,7 @@ import torch
 
 from qmri.benchmark import time_estimators
 from qmri.brains import load_brain_model
-from qmri.estimators import estimators_for
+from qmri.estimators import default_device, estimators_for
 from qmri.io import atomic_path
 from qmri.logs import logging_to
 from qmri.montecarlo import Truth
@@ -26,7 +26,7 @@ with logging_to(snakemake.log[0]) as log:
     estimators = estimators_for(p.task, p.tau_ms, {"rim": snakemake.input.rim, "resnet": snakemake.input.resnet},
                                 p.lambda_b)
     rows = time_estimators(estimators, signal, torch.from_numpy(truth.fit_mask)[None], sigma, p.repeats)
-    table = pd.DataFrame(rows).assign(hardware=hardware())
+    table = pd.DataFrame(rows).assign(hardware=hardware(default_device()))
     log.info("\n%s", table.to_string())
     with atomic_path(snakemake.output[0]) as tmp:
         table.to_csv(tmp, index=False)

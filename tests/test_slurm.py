@@ -1,0 +1,63 @@
+"""The smoke preset through profiles/slurm on a real single-node SLURM cluster (issue: scale out)."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from slurm_cluster import Cluster, missing_requirements
+from test_pipeline import WORKFLOW_FILES
+
+TARGET = "results/figures/fig2_montecarlo_t1.png"  # brains -> trainset -> two trainings -> Monte Carlo -> figure
+#: what a cluster run needs beside the profile: this test cluster has no GPU and no accounting database
+CLUSTER_ONLY = ("--set-resources", "train:gpu=0", "--slurm-status-command", "squeue", "--slurm-no-account",
+                "--seconds-between-status-checks", "2", "--slurm-init-seconds-before-status-checks", "1")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    reason = missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    c = Cluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def workflow_copy(root):
+    root.mkdir()
+    for name in (*WORKFLOW_FILES, "profiles"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+    return root
+
+
+def run(workdir, env, *args):
+    return subprocess.run([sys.executable, "-m", "snakemake", TARGET, "--configfile", "presets/smoke.yaml", *args],
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=1200)
+
+
+@pytest.mark.slow
+def test_smoke_runs_through_sbatch_and_matches_a_local_run(cluster, tmp_path):
+    on_slurm = workflow_copy(tmp_path / "slurm")
+    result = run(on_slurm, cluster.env, "--profile", "profiles/slurm", *CLUSTER_ONLY)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    # every job of the DAG went through sbatch: slurmctld logged each submission
+    jobs = cluster.submitted_jobs()
+    assert len(jobs) >= 6, jobs  # brains, trainset, train (rim, resnet), montecarlo, figure
+    local = workflow_copy(tmp_path / "local")
+    result = run(local, None, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("results/trainset/mni152.npz", "results/brains/mni152.nii.gz"):
+        assert (on_slurm / name).read_bytes() == (local / name).read_bytes(), name
+    a, b = (pd.read_csv(w / "results/montecarlo/t1-31.csv") for w in (on_slurm, local))
+    assert a[["snr", "method", "parameter", "metric"]].equals(b[["snr", "method", "parameter", "metric"]])
+    # same seeds and code; thread scheduling may change the last bits of the float32 network outputs
+    assert np.allclose(a["median"], b["median"], rtol=1e-3, atol=1e-3)
