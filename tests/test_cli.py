@@ -150,7 +150,7 @@ def test_bad_input_is_a_one_line_error_with_no_outputs(tmp_path, rng, case, patt
 
 
 def test_synthetic_multislice_dicom_folder(tmp_path, rng):
-    pydicom = pytest.importorskip("pydicom")
+    pytest.importorskip("pydicom")
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 

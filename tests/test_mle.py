@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage, stats
+from scipy import ndimage
 
 from qmri import mle
 from qmri.errors import QmriError
