@@ -25,8 +25,7 @@ from scipy import ndimage, stats
 
 from qmri import tissues as T
 from qmri.estimators import Estimator
-from qmri.metrics import coefficient_of_variation
-from qmri.montecarlo import Truth, repeated_estimates
+from qmri.montecarlo import Truth, pixel_metrics, repeated_estimates
 from qmri.simulate import sigma_for_snr
 
 LINE_PX = 7
@@ -113,17 +112,17 @@ def blurriness(truth: Truth, tau_ms: list[float], snr: float, repetitions: int, 
     for name, scenario in scenarios.items():
         generator = torch.Generator().manual_seed(seed)  # the same noise in both scenarios
         est = repeated_estimates(scenario, tau_ms, sigma, repetitions, estimators, generator, progress=progress)
-        results[name] = {m: e[:, t1] for m, e in est.items()}
+        results[name] = est
     rows = []
     for method in estimators:
         for s in STRUCTURES:
             for region_name, region in regions(placed[s.name]).items():
                 per = {}
                 for name, scenario in scenarios.items():
-                    est, ref = results[name][method], scenario.kappa[t1]
-                    errors = _relative_errors(est, ref, region)
-                    rb = errors.reshape(repetitions, -1).mean(axis=0)
-                    cv = coefficient_of_variation(est[:, region])
+                    est = results[name][method]  # shape (C, Q, H, W)
+                    metrics = pixel_metrics(est, scenario.kappa, region)
+                    rb, cv = metrics["rb"][t1], metrics["cv"][t1]
+                    errors = _relative_errors(est[:, t1], scenario.kappa[t1], region)
                     per[name] = (errors, cv)
                     rows.append({"method": method, "structure": s.name, "region": region_name, "scenario": name,
                                  "pixels": int(region.sum()), "rb_median": float(np.median(rb)),

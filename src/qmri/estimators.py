@@ -32,6 +32,16 @@ def load_network(weights: str | os.PathLike, method: str, task: str, device: str
     return net, meta
 
 
+def predict_masked(net: nn.Module, meta: dict, signal: torch.Tensor, mask: torch.Tensor, tau_ms: list[float],
+                   task: str) -> torch.Tensor:
+    """Return a network's maps ``(batch, Q, H, W)`` in physical units, float64, NaN outside ``mask`` (batch, H, W)."""
+    from qmri.train import predict
+
+    maps = predict(net, meta, signal, tau_ms, task).to(torch.float64)
+    mask = mask.to(maps.device, torch.bool)[:, None]
+    return torch.where(mask, maps, torch.full_like(maps, float("nan")))
+
+
 def default_device() -> str:
     """Return "cuda" when torch sees a GPU (e.g. a cluster job given one), else "cpu"."""
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -50,14 +60,10 @@ def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = 500.0, devic
 def network_estimator(weights: str | os.PathLike, method: str, task: str, tau_ms: list[float],
                       device: str | None = None) -> Estimator:
     """Return a trained RIM or ResNet as an estimator on ``device`` (default: a GPU if any); it needs no sigma."""
-    from qmri.train import predict
-
     net, meta = load_network(weights, method, task, device or default_device())
 
     def estimate(signal: torch.Tensor, mask: torch.Tensor, sigma: float | None) -> torch.Tensor:
-        maps = predict(net, meta, signal, tau_ms, task).to(torch.float64)  # shape (batch, Q, H, W)
-        mask = mask.to(maps.device, torch.bool)[:, None]
-        return torch.where(mask, maps, torch.full_like(maps, float("nan")))
+        return predict_masked(net, meta, signal, mask, tau_ms, task)
 
     return estimate
 

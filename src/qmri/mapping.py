@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from qmri import __version__
 from qmri.errors import QmriError
-from qmri.estimators import load_network
+from qmri.estimators import load_network, predict_masked
 from qmri.io import atomic_path, write_json
 from qmri.mle import MLESettings, crlb_sd, estimate_sigma, fit
 from qmri.scans import TAU_FIELDS, Series
@@ -100,10 +100,7 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
             result = fit(model, block, series.tau_ms, sigma=sigma, mask=block_mask, settings=settings)
             sigma, maps = result.sigma, result.kappa
         else:
-            from qmri.train import predict
-
-            maps = predict(net, meta, block, series.tau_ms, task).to(torch.float64)
-            maps = torch.where(block_mask[:, None], maps, torch.full_like(maps, float("nan")))
+            maps = predict_masked(net, meta, block, block_mask, series.tau_ms, task)
             if sigma is None:
                 flat_data = block.permute(0, 2, 3, 1)[block_mask]
                 flat_kappa = maps.permute(0, 2, 3, 1)[block_mask]

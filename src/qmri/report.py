@@ -35,10 +35,6 @@ def _medians(table: pd.DataFrame, parameter: str, metric: str) -> pd.DataFrame:
     return part.pivot(index="snr", columns="method", values="median").sort_index()
 
 
-def _fmt(values: pd.Series) -> str:
-    return ", ".join(f"SNR {snr:g}: {v:.2f}%" for snr, v in values.items())
-
-
 def lowest_cv(table: pd.DataFrame, section: str, parameter: str, figure: str = "fig. 2d-f") -> Claim:
     """'The RIM presented lower CV than the other methods for all SNRs' (medians over the brain)."""
     cv = _medians(table, parameter, "cv")
