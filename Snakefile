@@ -1,5 +1,7 @@
 # qmri-rim: reproduce Sabidussi et al. (2021), "Recurrent inference machines as inverse problem
 # solvers for MR relaxometry". Run from the repository root:  snakemake --cores 8 all_figures
+import pathlib
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -18,6 +20,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/montecarlo.smk"
 include: "workflow/rules/blurriness.smk"
 include: "workflow/rules/invivo.smk"
+include: "workflow/rules/phantom.smk"
 include: "workflow/rules/timing.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"

@@ -7,11 +7,12 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REPO
 from qmri.io import load_arrays, load_nifti
 
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "presets", "envs")
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "presets", "envs", "profiles")
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,9 @@ def test_smoke_preset_makes_every_figure_and_the_report(workdir):
             assert (workdir / f"results/figures/training/{method}_{protocol}.png").exists()
             log = (workdir / f"results/models/{method}/{protocol}.csv").read_text().splitlines()
             assert len(log) == 1 + {"rim": 4, "resnet": 3}[method]
-    figures = ["fig2_montecarlo_t1", "figA1_montecarlo_t2", "fig3_blurriness", "fig5_invivo_t1",
-               "fig6_invivo_t1_noisy", "fig8_invivo_t2", "fig9_generalisation"]
+    figures = ["fig2_montecarlo_t1", "figA1_montecarlo_t2", "fig3_blurriness", "fig4_phantom_t1", "fig5_invivo_t1",
+               "fig6_invivo_t1_noisy", "fig7_boundary_sharpness", "fig8_invivo_t2", "fig9_generalisation",
+               "figA2_phantom_t2"]
     for figure in figures:
         for suffix in ("png", "pdf"):
             assert (workdir / f"results/figures/{figure}.{suffix}").stat().st_size > 10_000, figure
@@ -67,6 +69,10 @@ def test_smoke_preset_makes_every_figure_and_the_report(workdir):
     assert invivo["rim"].shape == (1, 2, 3, 96, 96) and invivo["truth"].shape == (1, 3, 96, 96)
     generalisation = pd.read_csv(workdir / "results/generalisation/generalisation.csv")
     assert set(generalisation["model"]) == {"mle", "resnet", "rim t1-23", "rim t1-25", "rim t1-31"}
+    phantom = pd.read_csv(workdir / "results/phantom/hp-t1.csv")
+    assert len(phantom) == 3 * 14 * 2 and phantom["in_range"].sum() == 3 * 5 * 2  # T1-4..T1-8 within 172-893 ms
+    sharpness = pd.read_csv(workdir / "results/sharpness/iv-t1.csv")
+    assert len(sharpness) == 3 * 20 and set(sharpness["method"]) == {"mle", "resnet", "rim"}
     report = (workdir / "results/report/reproduction.md").read_text()
     assert report.startswith("# Reproduction report") and "| section | statement | paper | ours |" in report
     assert "![../figures/fig2_montecarlo_t1.png]" in report and "git revision" in report
@@ -102,6 +108,29 @@ def test_trained_smoke_model_maps_a_scan_through_the_cli(workdir, tmp_path):
                             "--method", "rim", "--weights", str(weights), "-o", str(tmp_path / "x")],
                            capture_output=True, text=True, timeout=300)
     assert wrong.returncode == 1 and "is for the t1 task" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+@pytest.mark.slow
+def test_real_phantom_preset_maps_the_shared_sessions(workdir, shared, tmp_path):
+    """presets/real-phantom.yaml on the two real NIST sessions, with the smoke budget (after the smoke run)."""
+    preset = yaml.safe_load((workdir / "presets/real-phantom.yaml").read_text())
+    for spec in preset["phantom"]["datasets"].values():
+        spec["sessions"] = [str(shared / p.removeprefix("../shared/")) for p in spec["sessions"]]
+    (tmp_path / "real.yaml").write_text(yaml.safe_dump(preset))
+    targets = ["results/figures/phantom_nist-t1.png", "results/figures/phantom_nist-t2.png"]
+    result = snakemake(workdir, *targets, "--cores", "2", "--configfile", "presets/smoke.yaml", str(tmp_path / "real.yaml"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, n_tau in (("nist-t1", 10), ("nist-t2", 32)):
+        table = pd.read_csv(workdir / f"results/phantom/{name}.csv")
+        assert len(table) == 3 * 14 * 2
+        arrays = load_arrays(workdir / f"results/phantom/{name}.npz")
+        assert arrays["centres"].shape == (2, 14, 2) and arrays["image"].shape == (256, 256)
+    t1 = pd.read_csv(workdir / "results/phantom/nist-t1.csv")
+    mle = t1[(t1["method"] == "mle") & (t1["metric"] == "rb") & t1["in_range"]]
+    # spheres found and identified in both sessions: the voxel-wise MLE is within 15 % of every
+    # in-range sphere's nominal T1 (neighbouring spheres differ by a factor of 1.4 or more)
+    assert len(mle) == 12 and mle["median"].abs().max() < 15
+    assert "lambda_b" in (workdir / "presets/real-phantom.yaml").read_text()
 
 
 def test_invalid_config_is_rejected_before_any_job(workdir, tmp_path):

@@ -287,3 +287,90 @@ def generalisation(table: pd.DataFrame) -> plt.Figure:
     ax.set_title("Generalisability (section 5.4): every T1 RIM on every T1 dataset")
     ax.legend(fontsize=8, ncol=2)
     return fig
+
+
+def phantom(table: pd.DataFrame, arrays: dict[str, np.ndarray], parameter: str, title: str) -> plt.Figure:
+    """Return figure 4 / A2: per sphere, relative bias and CV of the relaxation time, and the ROIs.
+
+    Spheres sit on the x axis by nominal value (ms); boxes are quartiles, whiskers the ROI's min and
+    max, out-of-range spheres faded. The y axis is fitted to the in-range spheres, so a sphere far
+    outside the training range does not squash the others; the CSV has every number.
+    """
+    methods = [m for m in METHOD_NAMES if m in set(table["method"])]
+    spheres = table.drop_duplicates("sphere").sort_values("nominal_ms")
+    fig = plt.figure(figsize=(15, 4.8), layout="constrained")
+    grid = fig.add_gridspec(1, 3, width_ratios=[1.3, 1.3, 1])
+    width = 0.8 / len(methods)
+    for col, metric in enumerate(METRIC_NAMES):
+        ax = fig.add_subplot(grid[0, col])
+        part = table[table["metric"] == metric].set_index(["method", "sphere"])
+        for k, method in enumerate(methods):
+            for x, (_, sphere) in enumerate(spheres.iterrows()):
+                r = part.loc[(method, sphere["sphere"])]
+                colour = METHOD_COLOURS[method]
+                alpha = 0.55 if sphere["in_range"] else 0.12
+                ax.bxp([{"med": r["median"], "q1": r["q1"], "q3": r["q3"], "whislo": r["min"], "whishi": r["max"],
+                         "fliers": []}], positions=[x + (k - (len(methods) - 1) / 2) * width], widths=width * 0.85,
+                       patch_artist=True, boxprops={"facecolor": colour, "alpha": alpha, "edgecolor": colour},
+                       medianprops={"color": "k"}, whiskerprops={"color": colour, "alpha": max(alpha, 0.3)},
+                       capprops={"color": colour})
+        inside = part[part["in_range"]]
+        if len(inside):
+            ax.set_ylim(*_axis_limits(inside))
+        if metric == "rb":
+            ax.axhline(0, color="0.5", lw=0.8, zorder=0)
+        ax.set_xticks(np.arange(len(spheres)), [f"{v:.0f}" for v in spheres["nominal_ms"]], rotation=60)
+        ax.set_xlabel(f"nominal {parameter} (ms)")
+        ax.set_ylabel(f"{parameter} {METRIC_NAMES[metric][0].lower()}{METRIC_NAMES[metric][1:]}")
+    ax = fig.add_subplot(grid[0, 2])
+    image = arrays["image"]
+    ax.imshow(image, cmap="gray", vmin=0, vmax=np.percentile(image, 99.5))
+    names = list(dict.fromkeys(table["sphere"]))
+    for (r, c), name in zip(arrays["centres"][0], names):
+        ax.add_patch(plt.Circle((c, r), float(arrays["roi_px"]), fill=False, color="y", lw=1))
+        ax.text(c, r - float(arrays["roi_px"]) - 2, name.split("-")[1], color="y", ha="center", fontsize=7)
+    ax.set_title("sphere ROIs, scan 1 (maximum over tau)", fontsize=10)
+    ax.axis("off")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=METHOD_COLOURS[m], alpha=0.6) for m in methods]
+    fig.legend(handles, [METHOD_NAMES[m] for m in methods], loc="outside lower center", ncol=len(methods))
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def boundary_sharpness(maps: dict[str, np.ndarray], lines: np.ndarray, table: pd.DataFrame, tests: pd.DataFrame,
+                       pixel_mm: float, example: int = 0) -> plt.Figure:
+    """Return figure 7: the lines on the RIM T1 map, one line's profiles and sigmoid fits, and |nu| per method.
+
+    ``maps`` are T1 maps (H, W) per method, ``lines`` from ``qmri.sharpness.boundary_lines``,
+    ``table`` from ``qmri.sharpness.slopes`` and ``tests`` from ``qmri.sharpness.paired_tests``.
+    """
+    from qmri.sharpness import SAMPLES, profiles, sigmoid
+
+    methods = [m for m in METHOD_NAMES if m in maps]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained", width_ratios=[1, 1.1, 0.9])
+    _map_panel(axes[0], maps["rim"], "RIM T1 with the 20 profile lines (red)", 0, 2500)
+    for start, end in lines:
+        axes[0].plot([start[0], end[0]], [start[1], end[1]], color="r", lw=1.2)
+    axes[0].plot(*lines[example, 0], "o", color="y", ms=4)
+    x = np.linspace(0, 1, SAMPLES) * np.linalg.norm(lines[0, 1] - lines[0, 0]) * pixel_mm
+    ax = axes[1]
+    for method in methods:
+        y = profiles(maps[method], lines[example:example + 1])[0]
+        row = table[(table["method"] == method) & (table["line"] == example)].iloc[0]
+        ax.plot(x, y, ".", color=METHOD_COLOURS[method], ms=4)
+        ax.plot(x, sigmoid(x, row["V"], row["nu"], row["x0_mm"], row["b"]), color=METHOD_COLOURS[method],
+                label=f"{METHOD_NAMES[method]}: nu = {row['nu']:.2f} /mm")
+    ax.set_xlabel("distance along the line, GM to WM (mm)")
+    ax.set_ylabel("T1 (ms)")
+    ax.set_title("line marked yellow: T1 and sigmoid fit", fontsize=10)
+    ax.legend(fontsize=9)
+    ax = axes[2]
+    values = [table.loc[table["method"] == m, "abs_nu"].dropna() for m in methods]
+    box = ax.boxplot(values, whis=(0, 100), patch_artist=True, tick_labels=[METHOD_NAMES[m] for m in methods])
+    for patch, method in zip(box["boxes"], methods):
+        patch.set(facecolor=METHOD_COLOURS[method], alpha=0.5)
+    ax.set_ylabel("|nu| (1/mm)")
+    ax.set_title("paired t-test: " + ", ".join(f"{METHOD_NAMES[r.a]}-{METHOD_NAMES[r.b]} p = {r.p:.2g}"
+                                               for r in tests.itertuples()), fontsize=9)
+    fig.suptitle("Boundary sharpness (section 5.3): sigmoid slope across the GM/WM interface, volunteer 1, IV_T1")
+    return fig

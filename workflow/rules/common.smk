@@ -38,6 +38,11 @@ INVIVO_FIGURES = {
     "fig6_invivo_t1_noisy": "iv-t1-noisy",
     "fig8_invivo_t2": "iv-t2",
 }
+PHANTOMS = config["phantom"]["datasets"]
+#: the paper's phantom figures show the default digital datasets; any other dataset gets phantom_<name>
+PHANTOM_FIGURES = {
+    d: {"hp-t1": "fig4_phantom_t1", "hp-t2": "figA2_phantom_t2"}.get(d, f"phantom_{d}") for d in PHANTOMS
+}
 T1_PROTOCOLS = [p for p, spec in PROTOCOLS.items() if spec["task"] == "t1"]
 T1_DATASETS = [d for d, spec in INVIVO.items() if PROTOCOLS[spec["protocol"]]["task"] == "t1"]
 
@@ -50,7 +55,8 @@ ALL_FIGURES = (
     + expand("results/figures/{figure}.png", figure=MONTECARLO_FIGURES)
     + ["results/figures/fig3_blurriness.png"]
     + expand("results/figures/{figure}.png", figure=INVIVO_FIGURES)
-    + ["results/figures/fig9_generalisation.png"]
+    + ["results/figures/fig7_boundary_sharpness.png", "results/figures/fig9_generalisation.png"]
+    + expand("results/figures/{figure}.png", figure=PHANTOM_FIGURES.values())
 )
 
 
@@ -67,3 +73,19 @@ wildcard_constraints:
     protocol="|".join(PROTOCOLS),
     method="|".join(METHODS),
     dataset="|".join(INVIVO),
+    phantom="|".join(PHANTOMS),
+
+
+def phantom_sessions(wildcards):
+    """The files of a real dataset's session folders (none for a digital phantom)."""
+    folders = [pathlib.Path(f) for f in PHANTOMS[wildcards.phantom].get("sessions", [])]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        raise ValueError(f"phantom dataset {wildcards.phantom}: no session folder {', '.join(missing)}")
+    return sorted(str(f) for folder in folders for f in folder.iterdir() if f.is_file())
+
+
+def phantom_results(wildcards):
+    """The table and arrays of the phantom dataset a figure shows."""
+    dataset = {figure: d for d, figure in PHANTOM_FIGURES.items()}[wildcards.figure]
+    return {"table": f"results/phantom/{dataset}.csv", "arrays": f"results/phantom/{dataset}.npz"}

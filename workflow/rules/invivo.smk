@@ -99,3 +99,42 @@ rule generalisation_figure:
         "../../envs/qmri.yaml"
     script:
         "../scripts/generalisation_figure.py"
+
+
+rule sharpness:
+    input:
+        "results/invivo/iv-t1.npz",
+    output:
+        "results/sharpness/iv-t1.csv",
+    params:
+        pixel_mm=config["simulation"]["pixel_mm"],
+    log:
+        "logs/sharpness/iv-t1.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/sharpness.py"
+
+
+rule sharpness_figure:
+    input:
+        arrays="results/invivo/iv-t1.npz",
+        table="results/sharpness/iv-t1.csv",
+    output:
+        png=report("results/figures/fig7_boundary_sharpness.png", caption="../report/sharpness.rst",
+                   category="Volunteers"),
+        pdf="results/figures/fig7_boundary_sharpness.pdf",
+    params:
+        pixel_mm=config["simulation"]["pixel_mm"],
+    log:
+        "logs/figures/fig7_boundary_sharpness.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/sharpness_figure.py"

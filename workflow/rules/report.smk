@@ -7,6 +7,8 @@ rule report:
         montecarlo_t2=f"results/montecarlo/{config['montecarlo']['protocols']['t2']}.csv",
         timing="results/timing/timing.csv",
         blurriness="results/blurriness/blurriness.csv",
+        sharpness="results/sharpness/iv-t1.csv",
+        phantom=expand("results/phantom/{phantom}.csv", phantom=PHANTOMS),
         figures=ALL_FIGURES,
         models=expand("results/models/{method}/{protocol}.pt", method=METHODS, protocol=PROTOCOLS),
     output:

@@ -1,0 +1,17 @@
+"""Figure 7: the profile lines, one sigmoid fit, and |nu| per method with paired t-tests."""
+
+import pandas as pd
+
+from qmri.io import load_arrays
+from qmri.logs import logging_to
+from qmri.plots import boundary_sharpness, save_figure
+from qmri.sharpness import boundary_lines, paired_tests
+
+with logging_to(snakemake.log[0]):
+    arrays = load_arrays(snakemake.input.arrays)
+    table = pd.read_csv(snakemake.input.table)
+    parameter = arrays["param_names"].tolist().index("T1")
+    maps = {m: arrays[m][0, 0, parameter] for m in ("mle", "resnet", "rim")}
+    lines = boundary_lines(arrays["labels"][0], pixel_mm=snakemake.params.pixel_mm)
+    fig = boundary_sharpness(maps, lines, table, paired_tests(table), snakemake.params.pixel_mm)
+    save_figure(fig, snakemake.output.png, snakemake.output.pdf)
