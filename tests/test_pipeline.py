@@ -133,6 +133,24 @@ def test_real_phantom_preset_maps_the_shared_sessions(workdir, shared, tmp_path)
     assert "lambda_b" in (workdir / "presets/real-phantom.yaml").read_text()
 
 
+@pytest.mark.slow
+def test_real_volunteer_scans_listed_in_config_are_mapped(workdir, tmp_path):
+    """invivo.real: two repeated NIfTI scans of one "volunteer" through the smoke T2 models (after the smoke run)."""
+    from test_invivo import TAU, phantom_t2, write_scan
+
+    rng = np.random.default_rng(7)
+    scans = [write_scan(tmp_path / f"scan-{c}.nii.gz", phantom_t2(), 2.0, rng) for c in (1, 2)]
+    assert TAU == yaml.safe_load((workdir / "config.yaml").read_text())["protocols"]["t2-6"]["tau_ms"]
+    config = {"invivo": {"real": {"mine": {"protocol": "t2-6", "volunteers": [scans]}}}}
+    (tmp_path / "real.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "results/figures/invivo_mine.png", "--cores", "2", "--configfile",
+                       "presets/smoke.yaml", str(tmp_path / "real.yaml"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    arrays = load_arrays(workdir / "results/invivo_real/mine.npz")
+    assert arrays["mle"].shape == (1, 2, 2, 24, 20) and arrays["mask"].shape == (1, 24, 20)
+    assert "median CV of T2" in (workdir / "logs/invivo_real/mine.log").read_text()
+
+
 def test_invalid_config_is_rejected_before_any_job(workdir, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("trainset:\n  n_patches: -3\n")

@@ -3,7 +3,8 @@
 Without real volunteer scans, a volunteer is a held-out slice of the test brain model with its own
 parameter draw (section 4.2), scanned ``scans`` times with fresh noise at the dataset's SNR. There is
 a ground truth, but the paper's in-vivo metrics do not use one: pixel-wise CV over the repeated
-scans, agreement between methods, and boundary sharpness.
+scans, agreement between methods, and boundary sharpness. Real repeated scans (``real_scans``)
+give the pixel-wise CV only.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import numpy as np
 import torch
 
 from qmri.brains import BrainModel
+from qmri.errors import QmriError
 from qmri.estimators import Estimator
+from qmri.mapping import auto_mask
 from qmri.metrics import coefficient_of_variation
 from qmri.montecarlo import Truth
+from qmri.scans import load_protocol_series
 from qmri.signal import SignalModel
 from qmri.simulate import TrainsetSettings, draw_slice, sigma_for_snr, synthesise, task_kappa
 
@@ -73,3 +77,42 @@ def test_retest(volunteer_truths: list[Truth], dataset: str, tau_ms: list[float]
         out["labels"].append(truth.labels)
         out["truth"].append(truth.kappa.astype(np.float32))
     return {key: np.stack(values) for key, values in out.items()}
+
+
+def real_scans(volunteer_scans: list[list[str]], task: str, tau_ms: list[float], slice_index: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Return one axial slice of real repeated scans, ``(V, C, N, H, W)``, and each volunteer's mask ``(V, H, W)``.
+
+    ``volunteer_scans`` lists, per volunteer, C >= 2 series (NIfTI + sidecar or DICOM folder) of the
+    same geometry, repeated without moving (the paper's test-retest). ``slice_index`` defaults to
+    the middle slice. The mask is ``qmri.mapping.auto_mask`` of the scans' mean: the head, not only
+    the brain, as no tissue labels exist for real scans.
+    """
+    images, masks = [], []
+    for scans in volunteer_scans:
+        series = [load_protocol_series(path, task, tau_ms) for path in scans]
+        shapes = {s.data.shape for s in series}
+        if len(shapes) != 1:
+            raise QmriError(f"repeated scans differ in shape: {sorted(shapes)} ({', '.join(map(str, scans))})")
+        z = series[0].data.shape[2] // 2 if slice_index is None else slice_index
+        if not 0 <= z < series[0].data.shape[2]:
+            raise QmriError(f"slice {z} is outside the {series[0].data.shape[2]} slices of {scans[0]}")
+        stack = np.stack([s.data[:, :, z] for s in series]).astype(np.float32)  # shape (C, H, W, N)
+        masks.append(auto_mask(stack.mean(axis=0)))
+        images.append(np.moveaxis(stack, -1, 1))
+    shapes = {i.shape[1:] for i in images}
+    if len(shapes) != 1:
+        raise QmriError(f"the volunteers' scans differ in shape or count: {sorted(shapes)}")
+    return np.stack(images), np.stack(masks)
+
+
+def map_real(images: np.ndarray, masks: np.ndarray, estimators: dict[str, Estimator]) -> dict[str, np.ndarray]:
+    """Return ``{method: maps (V, C, Q, H, W)}`` of real scans from ``real_scans``; sigma is estimated by each method."""
+    out: dict[str, list[np.ndarray]] = {name: [] for name in estimators}
+    for scans, mask in zip(images, masks):
+        signal = torch.from_numpy(scans)
+        region = torch.from_numpy(mask).expand(scans.shape[0], -1, -1)
+        for name, estimate in estimators.items():
+            out[name].append(estimate(signal, region, None).cpu().numpy().astype(np.float32))
+    return {name: np.stack(maps) for name, maps in out.items()}
+

@@ -24,7 +24,7 @@ from qmri.mapping import auto_mask
 from qmri.metrics import coefficient_of_variation, relative_bias
 from qmri.mle import MLESettings, fit
 from qmri.montecarlo import box_summary
-from qmri.scans import load_series
+from qmri.scans import load_protocol_series
 from qmri.signal import model_for_task
 from qmri.simulate import sigma_for_snr, synthesise
 
@@ -157,9 +157,7 @@ def real_scans(folders: list[str | Path], task: str, tau_ms: list[float]) -> Sca
     """
     images, masks, centres, radii = [], [], [], []
     for folder in folders:
-        series = load_series(Path(folder), task)
-        if not np.allclose(series.tau_ms, tau_ms):
-            raise QmriError(f"{folder}: tau {series.tau_ms.tolist()} ms differs from the protocol's {list(tau_ms)}")
+        series = load_protocol_series(folder, task, tau_ms)
         if series.data.shape[2] != 1:
             raise QmriError(f"{folder}: {series.data.shape[2]} slices; the phantom experiment takes one")
         image = np.moveaxis(series.data[:, :, 0].astype(np.float64), -1, 0)  # shape (N, H, W)

@@ -245,13 +245,12 @@ def invivo_maps(maps: dict[str, np.ndarray], labels: np.ndarray, truth: np.ndarr
     return fig
 
 
-def invivo_repeatability(maps: dict[str, np.ndarray], labels: np.ndarray, truth: np.ndarray, parameter: int,
-                         name: str, unit: str, limit: float, title: str) -> plt.Figure:
-    """Return figure 6: volunteer 1's maps from scans 1 and 2 per method and the pixel-wise CV map."""
+def invivo_repeatability(maps: dict[str, np.ndarray], brain: np.ndarray, parameter: int, name: str, unit: str,
+                         limit: float, title: str) -> plt.Figure:
+    """Return figure 6: volunteer 1's maps from scans 1 and 2 per method and the pixel-wise CV map over ``brain`` (H, W)."""
     from qmri.metrics import coefficient_of_variation
 
     methods = [m for m in METHOD_NAMES if m in maps]
-    brain = np.isin(labels[0], T.BRAIN_LABELS)
     fig, axes = plt.subplots(len(methods), 3, figsize=(12, 4 * len(methods)), layout="constrained", squeeze=False)
     for row, method in enumerate(methods):
         scans = maps[method][0, :, parameter]  # shape (C, H, W)

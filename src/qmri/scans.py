@@ -152,3 +152,15 @@ def load_series(path: str | Path, task: str, tau_ms: list[float] | None = None) 
     if path.is_dir():
         return load_dicom_series(path, task, tau_ms)
     return load_nifti_series(path, task, tau_ms)
+
+
+def load_protocol_series(path: str | Path, task: str, tau_ms: list[float]) -> Series:
+    """Return the series at ``path``, checking that its tau (from its headers or sidecar) is ``tau_ms``.
+
+    For the pipeline's real datasets: a network works only on the times it was trained for.
+    """
+    series = load_series(path, task)
+    if len(series.tau_ms) != len(tau_ms) or not np.allclose(series.tau_ms, tau_ms):
+        raise QmriError(f"{path}: tau {series.tau_ms.tolist()} ms differs from the protocol's {list(tau_ms)}")
+    return series
+

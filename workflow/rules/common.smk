@@ -32,12 +32,14 @@ MONTECARLO_FIGURES = {
     "figA1_montecarlo_t2": config["montecarlo"]["protocols"]["t2"],
 }
 INVIVO = config["invivo"]["datasets"]
-#: figure name -> in-vivo dataset it shows
+#: real volunteer datasets (repeated NIfTI/DICOM scans), if any are configured
+REAL_INVIVO = config["invivo"].get("real", {})
+#: figure name -> the in-vivo arrays it shows (simulated volunteers, then real datasets)
 INVIVO_FIGURES = {
-    "fig5_invivo_t1": "iv-t1",
-    "fig6_invivo_t1_noisy": "iv-t1-noisy",
-    "fig8_invivo_t2": "iv-t2",
-}
+    "fig5_invivo_t1": "results/invivo/iv-t1.npz",
+    "fig6_invivo_t1_noisy": "results/invivo/iv-t1-noisy.npz",
+    "fig8_invivo_t2": "results/invivo/iv-t2.npz",
+} | {f"invivo_{name}": f"results/invivo_real/{name}.npz" for name in REAL_INVIVO}
 PHANTOMS = config["phantom"]["datasets"]
 #: the paper's phantom figures show the default digital datasets; any other dataset gets phantom_<name>
 PHANTOM_FIGURES = {
@@ -74,6 +76,7 @@ wildcard_constraints:
     method="|".join(METHODS),
     dataset="|".join(INVIVO),
     phantom="|".join(PHANTOMS),
+    real="|".join(REAL_INVIVO) or "(?!)",  # never matches without real datasets
 
 
 def phantom_sessions(wildcards):
@@ -89,3 +92,13 @@ def phantom_results(wildcards):
     """The table and arrays of the phantom dataset a figure shows."""
     dataset = {figure: d for d, figure in PHANTOM_FIGURES.items()}[wildcards.figure]
     return {"table": f"results/phantom/{dataset}.csv", "arrays": f"results/phantom/{dataset}.npz"}
+
+
+def real_invivo_scans(wildcards):
+    """Every file of a real in-vivo dataset's scans (NIfTI files and sidecars, or DICOM folders)."""
+    paths = [pathlib.Path(p) for scans in REAL_INVIVO[wildcards.real]["volunteers"] for p in scans]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise ValueError(f"in-vivo dataset {wildcards.real}: no scan {', '.join(missing)}")
+    return sorted(str(f) for p in paths for f in (p.iterdir() if p.is_dir() else [p]) if f.is_file())
+

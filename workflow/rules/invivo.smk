@@ -32,9 +32,35 @@ rule invivo:
         "../scripts/invivo.py"
 
 
+rule invivo_real:
+    input:
+        scans=real_invivo_scans,
+        rim=lambda w: f"results/models/rim/{REAL_INVIVO[w.real]['protocol']}.pt",
+        resnet=lambda w: f"results/models/resnet/{REAL_INVIVO[w.real]['protocol']}.pt",
+    output:
+        "results/invivo_real/{real}.npz",
+    params:
+        spec=lambda w: REAL_INVIVO[w.real],
+        task=lambda w: PROTOCOLS[REAL_INVIVO[w.real]["protocol"]]["task"],
+        tau_ms=lambda w: PROTOCOLS[REAL_INVIVO[w.real]["protocol"]]["tau_ms"],
+        lambda_b=config["mle"]["lambda_b"],
+    log:
+        "logs/invivo_real/{real}.log",
+    benchmark:
+        "benchmarks/invivo_real/{real}.tsv"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/invivo_real.py"
+
+
 rule invivo_figure:
     input:
-        lambda w: f"results/invivo/{INVIVO_FIGURES[w.figure]}.npz",
+        lambda w: INVIVO_FIGURES[w.figure],
     output:
         png=report("results/figures/{figure}.png", caption="../report/invivo.rst", category="Volunteers"),
         pdf="results/figures/{figure}.pdf",

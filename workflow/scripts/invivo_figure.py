@@ -1,20 +1,34 @@
-"""Figures 5, 6 and 8: maps of the simulated volunteers."""
+"""Figures 5, 6 and 8: maps of the simulated volunteers; one repeatability figure per real dataset."""
 
+import numpy as np
+
+from qmri import tissues as T
 from qmri.io import load_arrays
 from qmri.logs import logging_to
 from qmri.plots import invivo_maps, invivo_repeatability, save_figure
 
-#: figure -> (drawing, parameter, display limit in ms, title)
-FIGURES = {
-    "fig5_invivo_t1": (invivo_maps, "T1", 2500.0, "IV_T1 (31 TIs): T1 maps of volunteer 1, scan 1"),
-    "fig6_invivo_t1_noisy": (invivo_repeatability, "T1", 2500.0, "IV_T1 noisy (25 TIs): repeated scans and CV"),
-    "fig8_invivo_t2": (invivo_maps, "T2", 200.0, "IV_T2: T2 maps of volunteer 1, scan 1"),
+#: figure -> (parameter, display limit in ms, title); fig. 6 shows repeatability, the others maps
+SIMULATED = {
+    "fig5_invivo_t1": ("T1", 2500.0, "IV_T1 (31 TIs): T1 maps of volunteer 1, scan 1"),
+    "fig6_invivo_t1_noisy": ("T1", 2500.0, "IV_T1 noisy (25 TIs): repeated scans and CV"),
+    "fig8_invivo_t2": ("T2", 200.0, "IV_T2: T2 maps of volunteer 1, scan 1"),
 }
 
 with logging_to(snakemake.log[0]):
     arrays = load_arrays(snakemake.input[0])
-    draw, name, limit, title = FIGURES[snakemake.wildcards.figure]
+    figure = snakemake.wildcards.figure
     maps = {m: arrays[m] for m in ("mle", "resnet", "rim")}
-    parameter = arrays["param_names"].tolist().index(name)
-    fig = draw(maps, arrays["labels"], arrays["truth"], parameter, name, "ms", limit, title)
+    names = arrays["param_names"].tolist()
+    if figure in SIMULATED:
+        name, limit, title = SIMULATED[figure]
+        if figure == "fig6_invivo_t1_noisy":
+            brain = np.isin(arrays["labels"][0], T.BRAIN_LABELS)
+            fig = invivo_repeatability(maps, brain, names.index(name), name, "ms", limit, title)
+        else:
+            fig = invivo_maps(maps, arrays["labels"], arrays["truth"], names.index(name), name, "ms", limit, title)
+    else:  # a real dataset: repeatability over its mask
+        name = names[-1]  # T1 or T2
+        limit = 2500.0 if name == "T1" else 200.0
+        fig = invivo_repeatability(maps, arrays["mask"][0], len(names) - 1, name, "ms", limit,
+                                   f"{figure}: real repeated scans of volunteer 1, CV over the head mask")
     save_figure(fig, snakemake.output.png, snakemake.output.pdf)
