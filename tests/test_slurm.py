@@ -34,7 +34,7 @@ def cluster(tmp_path_factory):
 
 def workflow_copy(root):
     root.mkdir()
-    for name in (*WORKFLOW_FILES, "profiles"):
+    for name in WORKFLOW_FILES:
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
     return root
