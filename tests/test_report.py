@@ -54,3 +54,22 @@ def test_timing_on_another_matrix_is_not_compared():
                            "matrix": "96x96", "n_images": 31})
     (claim,) = report.timing_claims(timing)
     assert claim.holds is None and "96x96" in claim.ours
+
+
+def test_phantom_claims_read_the_array_from_the_sphere_names_not_the_dataset_name():
+    import numpy as np
+
+    from qmri.phantom import nominal, sphere_table
+
+    def table(task, bias):  # estimates (C, Q, 14, K) off the nominal values by a per-method factor
+        times = nominal(task)[1][None, None, :, None]
+        noise = np.array([0.99, 1.01])[:, None, None, None]
+        return sphere_table({m: np.broadcast_to(times * (1 + b) * noise, (2, 1, 14, 3)) for m, b in bias.items()},
+                            task, 0, [100, 1000])
+
+    claims = report.phantom_claims({"mine": table("t1", {"mle": 0.02, "rim": 0.01, "resnet": 0.3}),
+                                    "hp-t1": table("t2", {"mle": 0.02, "rim": 0.05, "resnet": 0.3})})
+    assert [c.section for c in claims] == ["6.2 mine"] * 2 + ["6.2 hp-t1"] * 2
+    assert "(HP_T1)" in claims[0].paper and claims[2].paper == "not given (fig. A2)"
+    assert claims[0].holds is True and claims[2].holds is False  # |RB| 1 % lowest; 5 % is not
+    assert "RIM 1.00%" in claims[0].ours

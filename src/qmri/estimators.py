@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -66,6 +67,12 @@ def network_estimator(weights: str | os.PathLike, method: str, task: str, tau_ms
         return predict_masked(net, meta, signal, mask, tau_ms, task)
 
     return estimate
+
+
+def map_all(estimators: dict[str, Estimator], signal: torch.Tensor, mask: torch.Tensor, sigma: float | None
+            ) -> dict[str, np.ndarray]:
+    """Return ``{method: maps (batch, Q, H, W)}`` on the CPU: every method on the same images, mask and sigma."""
+    return {name: estimate(signal, mask, sigma).cpu().numpy() for name, estimate in estimators.items()}
 
 
 def estimators_for(task: str, tau_ms: list[float], weights: dict[str, str | os.PathLike],

@@ -14,7 +14,7 @@ import torch
 
 from qmri.brains import BrainModel
 from qmri.errors import QmriError
-from qmri.estimators import Estimator
+from qmri.estimators import Estimator, map_all
 from qmri.mapping import auto_mask
 from qmri.metrics import coefficient_of_variation
 from qmri.montecarlo import Truth
@@ -53,7 +53,7 @@ def map_scans(truth: Truth, images: torch.Tensor, snr: float, estimators: dict[s
     """Return ``{method: maps (scans, Q, H, W)}`` of one volunteer's scans, NaN outside the head."""
     mask = torch.from_numpy(truth.fit_mask).expand(images.shape[0], -1, -1)
     sigma = float(sigma_for_snr(snr))
-    return {name: estimate(images, mask, sigma).cpu().numpy() for name, estimate in estimators.items()}
+    return map_all(estimators, images, mask, sigma)
 
 
 def median_cv(maps: np.ndarray, region: np.ndarray, parameter: int) -> float:
@@ -108,11 +108,7 @@ def real_scans(volunteer_scans: list[list[str]], task: str, tau_ms: list[float],
 
 def map_real(images: np.ndarray, masks: np.ndarray, estimators: dict[str, Estimator]) -> dict[str, np.ndarray]:
     """Return ``{method: maps (V, C, Q, H, W)}`` of real scans from ``real_scans``; sigma is estimated by each method."""
-    out: dict[str, list[np.ndarray]] = {name: [] for name in estimators}
-    for scans, mask in zip(images, masks):
-        signal = torch.from_numpy(scans)
-        region = torch.from_numpy(mask).expand(scans.shape[0], -1, -1)
-        for name, estimate in estimators.items():
-            out[name].append(estimate(signal, region, None).cpu().numpy().astype(np.float32))
-    return {name: np.stack(maps) for name, maps in out.items()}
+    per_volunteer = [map_all(estimators, torch.from_numpy(scans), torch.from_numpy(mask).expand(len(scans), -1, -1),
+                             None) for scans, mask in zip(images, masks)]
+    return {name: np.stack([maps[name] for maps in per_volunteer]).astype(np.float32) for name in estimators}
 

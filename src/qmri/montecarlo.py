@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from qmri import tissues as T
 from qmri.brains import BrainModel
-from qmri.estimators import Estimator
+from qmri.estimators import Estimator, map_all
 from qmri.metrics import coefficient_of_variation, relative_bias
 from qmri.signal import SignalModel
 from qmri.simulate import TrainsetSettings, sigma_for_snr, synthesise, task_kappa, test_slice
@@ -66,8 +66,8 @@ def repeated_estimates(truth: Truth, tau_ms: list[float], sigma: float, repetiti
     for start in tqdm(range(0, repetitions, batch), desc=f"sigma {sigma:.3g}", disable=not progress):
         c = min(batch, repetitions - start)
         signal = synthesise(kappa.expand(c, -1, -1, -1), sigma, tau, truth.model, generator).float()
-        for name, estimate in estimators.items():
-            parts[name].append(estimate(signal, mask.expand(c, -1, -1), sigma).cpu().numpy())
+        for name, maps in map_all(estimators, signal, mask.expand(c, -1, -1), sigma).items():
+            parts[name].append(maps)
     return {name: np.concatenate(p) for name, p in parts.items()}
 
 

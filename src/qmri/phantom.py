@@ -19,7 +19,7 @@ from scipy import ndimage, signal as scipy_signal
 
 from qmri import tissues as T
 from qmri.errors import QmriError
-from qmri.estimators import Estimator
+from qmri.estimators import Estimator, map_all
 from qmri.mapping import auto_mask
 from qmri.metrics import coefficient_of_variation, relative_bias
 from qmri.mle import MLESettings, fit
@@ -45,8 +45,15 @@ REFERENCE: dict[str, tuple[float, float]] = {
     "T2-13": (116.7, 7.27), "T2-14": (82.46, 5.1),
 }
 SPHERES = 14
+#: the ROI is a disc of this fraction of the sphere's wall radius: clear of the wall and partial volume
+ROI_FRACTION = 0.6
 #: the relaxation time each task measures
 TASK_PARAMETER = {"t1": "T1", "t2": "T2"}
+
+
+def measured_parameter(table: pd.DataFrame) -> str:
+    """Return "T1" or "T2": the relaxation time a ``sphere_table`` holds (its spheres' array)."""
+    return table["sphere"].iloc[0].split("-")[0]
 
 
 def nominal(task: str) -> tuple[list[str], np.ndarray]:
@@ -112,14 +119,13 @@ class Scans:
     radius_px: float
     sigma: float | None
 
-    def roi_offsets(self, fraction: float = 0.6) -> np.ndarray:
-        """Return the ROI: pixel offsets within ``fraction`` of the wall radius, clear of wall and edge."""
-        return disc_offsets(fraction * self.radius_px)
+    def roi_offsets(self) -> np.ndarray:
+        """Return the ROI: pixel offsets within ``ROI_FRACTION`` of the wall radius."""
+        return disc_offsets(ROI_FRACTION * self.radius_px)
 
     def map(self, estimators: dict[str, Estimator]) -> dict[str, np.ndarray]:
         """Return ``{method: maps (C, Q, H, W)}``, NaN outside the masks."""
-        images, masks = torch.from_numpy(self.images).float(), torch.from_numpy(self.masks)
-        return {name: estimate(images, masks, self.sigma).cpu().numpy() for name, estimate in estimators.items()}
+        return map_all(estimators, torch.from_numpy(self.images).float(), torch.from_numpy(self.masks), self.sigma)
 
 
 def digital_scans(task: str, tau_ms: list[float], snr: float, scans: int, seed: int, size: int = 256,
@@ -164,7 +170,7 @@ def real_scans(folders: list[str | Path], task: str, tau_ms: list[float]) -> Sca
         pixel_mm = float(np.linalg.norm(series.affine[:3, 0]))
         found, radius = find_spheres(image, pixel_mm)
         mask = auto_mask(series.data[:, :, 0])
-        times = measured_times(image, found, disc_offsets(0.6 * radius), task, tau_ms)
+        times = measured_times(image, found, disc_offsets(ROI_FRACTION * radius), task, tau_ms)
         ordered = np.empty_like(found)
         ordered[identify(times, task)] = found
         images.append(image)

@@ -343,7 +343,7 @@ def boundary_sharpness(maps: dict[str, np.ndarray], lines: np.ndarray, table: pd
     ``maps`` are T1 maps (H, W) per method, ``lines`` from ``qmri.sharpness.boundary_lines``,
     ``table`` from ``qmri.sharpness.slopes`` and ``tests`` from ``qmri.sharpness.paired_tests``.
     """
-    from qmri.sharpness import SAMPLES, profiles, sigmoid
+    from qmri.sharpness import positions_mm, profiles, sigmoid
 
     methods = [m for m in METHOD_NAMES if m in maps]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained", width_ratios=[1, 1.1, 0.9])
@@ -351,7 +351,7 @@ def boundary_sharpness(maps: dict[str, np.ndarray], lines: np.ndarray, table: pd
     for start, end in lines:
         axes[0].plot([start[0], end[0]], [start[1], end[1]], color="r", lw=1.2)
     axes[0].plot(*lines[example, 0], "o", color="y", ms=4)
-    x = np.linspace(0, 1, SAMPLES) * np.linalg.norm(lines[0, 1] - lines[0, 0]) * pixel_mm
+    x = positions_mm(lines, pixel_mm)
     ax = axes[1]
     for method in methods:
         y = profiles(maps[method], lines[example:example + 1])[0]

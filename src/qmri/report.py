@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 import yaml
 
+from qmri.phantom import measured_parameter, restricted_averages
 from qmri.plots import METHOD_NAMES
 
 MARKS = {True: "agrees", False: "**DISAGREES**", None: "not comparable"}
@@ -150,18 +151,18 @@ def blurriness_claims(table: pd.DataFrame) -> list[Claim]:
 PAPER_PHANTOM_T1 = {"rb": {"rim": 1.34, "mle": 1.71, "resnet": 31.06}, "cv": {"rim": 3.21, "mle": 7.56, "resnet": 7.5}}
 
 
-def phantom_claims(averages: dict[str, pd.DataFrame]) -> list[Claim]:
+def phantom_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
     """Section 6.2 on every phantom dataset: the RIM has the lowest mean |RB| and CV over the in-range spheres.
 
-    ``averages`` maps dataset -> ``qmri.phantom.restricted_averages``. The paper's numbers are for
-    HP_T1; for other datasets the paper's column gives the ranking only (T2: "larger relative bias
-    for all methods", fig. A2).
+    ``tables`` maps dataset -> ``qmri.phantom.sphere_table``. The paper's numbers are for HP_T1 and
+    are shown for every T1 array; for T2 the paper's column gives the ranking only (fig. A2).
     """
     claims = []
-    for dataset, table in averages.items():
-        t1 = "t1" in dataset
+    for dataset, table in tables.items():
+        t1 = measured_parameter(table) == "T1"
+        averages = restricted_averages(table)
         for metric, word in (("rb", "mean |relative bias|"), ("cv", "mean CV")):
-            values = table[metric]
+            values = averages[metric]
             paper = (", ".join(f"{METHOD_NAMES[m]} {v}%" for m, v in PAPER_PHANTOM_T1[metric].items()) + " (HP_T1)"
                      if t1 else "not given (fig. A2)")
             ours = ", ".join(f"{METHOD_NAMES[m]} {v:.2f}%" for m, v in values.items())

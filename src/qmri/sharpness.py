@@ -83,9 +83,14 @@ def fit_sigmoid(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return params
 
 
+def positions_mm(lines: np.ndarray, pixel_mm: float) -> np.ndarray:
+    """Return the distance (mm) of each of the SAMPLES points from a line's GM end (all lines share a length)."""
+    return np.linspace(0, 1, SAMPLES) * np.linalg.norm(lines[0, 1] - lines[0, 0]) * pixel_mm
+
+
 def slopes(maps: dict[str, np.ndarray], lines: np.ndarray, pixel_mm: float) -> pd.DataFrame:
     """Return one row per method and line: the fitted ``V``, ``nu`` (1/mm), ``x0`` (mm), ``b`` and ``abs_nu``."""
-    x = np.linspace(0, 1, SAMPLES) * np.linalg.norm(lines[0, 1] - lines[0, 0]) * pixel_mm  # mm along the line
+    x = positions_mm(lines, pixel_mm)
     rows = []
     for method, image in maps.items():
         for k, y in enumerate(profiles(image, lines)):

@@ -4,12 +4,12 @@ import pandas as pd
 
 from qmri.io import load_arrays
 from qmri.logs import logging_to
-from qmri.phantom import restricted_averages
+from qmri.phantom import measured_parameter, restricted_averages
 from qmri.plots import METHOD_NAMES, phantom, save_figure
 
 with logging_to(snakemake.log[0]):
     table = pd.read_csv(snakemake.input.table)
-    parameter = table["sphere"].iloc[0].split("-")[0]
+    parameter = measured_parameter(table)
     averages = restricted_averages(table)
     summary = ", ".join(f"{METHOD_NAMES[m]} |RB| {r['rb']:.1f} % CV {r['cv']:.1f} %" for m, r in averages.iterrows())
     title = f"{snakemake.wildcards.figure}: {parameter} spheres inside the tau range: {summary}"

@@ -8,7 +8,6 @@ import pandas as pd
 from qmri import __version__, report
 from qmri.io import atomic_path
 from qmri.logs import logging_to
-from qmri.phantom import restricted_averages
 from qmri.sharpness import paired_tests
 from qmri.provenance import git_revision, hardware
 from qmri.train import load_model
@@ -20,7 +19,7 @@ with logging_to(snakemake.log[0]) as log:
     claims = (report.simulation_claims(t1, t2) + report.blurriness_claims(pd.read_csv(inp.blurriness))
               + report.timing_claims(timing)
               + report.sharpness_claims(paired_tests(pd.read_csv(inp.sharpness)))
-              + report.phantom_claims({Path(f).stem: restricted_averages(pd.read_csv(f)) for f in inp.phantom}))
+              + report.phantom_claims({Path(f).stem: pd.read_csv(f) for f in inp.phantom}))
     out_dir = Path(snakemake.output[0]).parent
     context = {
         "qmri version": __version__,
