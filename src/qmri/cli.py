@@ -1,4 +1,4 @@
-"""The ``qmri`` command line: map your own scans (``qmri fit``) and measure speed (``qmri bench``)."""
+"""The ``qmri`` command line: map your own scans (``qmri fit``), measure speed and quality (``qmri bench``)."""
 
 from __future__ import annotations
 
@@ -43,13 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("-o", "--output", required=True, help="output prefix, e.g. out/sub-01_ses-1")
 
     bench = sub.add_parser("bench", help="benchmarks that print ratios against a reference run alongside")
-    bench.add_argument("what", choices=["mle", "nets"])
-    bench.add_argument("--snr", type=float, default=30.0)
+    bench.add_argument("what", choices=["mle", "nets", "quality"])
+    bench.add_argument("--snr", type=float, help="mle: default 30; quality: default 10")
     bench.add_argument("--reference-voxels", type=int, default=300,
                        help="voxels fitted by the per-voxel scipy reference (its time is extrapolated)")
-    bench.add_argument("--repeats", type=int, default=5,
-                       help="mle: noise realisations per SNR; nets: timed runs per measurement (median)")
-    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--repeats", type=int,
+                       help="mle: noise realisations per SNR (5); nets: timed runs per measurement (5); "
+                            "quality: noise realisations per subject (10)")
+    bench.add_argument("--seed", type=int,
+                       help="default 0; quality: config.yaml's seed (subject 0 = the pipeline's test slice)")
+    bench.add_argument("--rim", type=Path, help="quality: RIM checkpoint (e.g. results/models/rim/t1-31.pt)")
+    bench.add_argument("--resnet", type=Path, help="quality: ResNet checkpoint trained on the 31 IV_T1 TIs")
+    bench.add_argument("--subjects", type=int, default=8, help="quality: unseen subject draws")
     return parser
 
 
@@ -74,21 +79,33 @@ def _fit(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(str(p) for p in written))
 
 
+def _bench(args: argparse.Namespace) -> None:
+    from qmri import benchmark
+
+    if args.what == "mle":
+        benchmark.mle_benchmark(snr=args.snr or 30.0, reference_voxels=args.reference_voxels,
+                                repeats=args.repeats or 5, seed=args.seed or 0)
+    elif args.what == "nets":
+        benchmark.nets_benchmark(repeats=args.repeats or 5, seed=args.seed or 0)
+    else:
+        weights = {m: str(p) for m, p in (("rim", args.rim), ("resnet", args.resnet)) if p is not None}
+        if not weights:
+            raise QmriError("bench quality needs --rim and/or --resnet checkpoints")
+        if args.subjects < 1 or (args.repeats is not None and args.repeats < 2):
+            raise QmriError("bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)")
+        benchmark.quality_benchmark(weights, subjects=args.subjects, snr=args.snr or 10.0,
+                                    repeats=args.repeats or 10,
+                                    seed=benchmark.CONFIG_SEED if args.seed is None else args.seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 1 input error, 2 usage error)."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "fit":
             _fit(args)
-        elif args.command == "bench" and args.what == "mle":
-            from qmri.benchmark import mle_benchmark
-
-            mle_benchmark(snr=args.snr, reference_voxels=args.reference_voxels, repeats=args.repeats,
-                          seed=args.seed)
         elif args.command == "bench":
-            from qmri.benchmark import nets_benchmark
-
-            nets_benchmark(repeats=args.repeats, seed=args.seed)
+            _bench(args)
     except QmriError as err:
         print(f"qmri: error: {err}", file=sys.stderr)
         return 1

@@ -1,0 +1,58 @@
+"""``qmri bench quality``: the networks' quality target, scored against the MLE on unseen subjects."""
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+from test_nets import toy_trainset
+
+from qmri import simulate
+from qmri.benchmark import CONFIG_SEED, _test_slice, quality_benchmark
+from qmri.brains import BrainModel, mni152_labels, split_slab
+from qmri.cli import main
+from qmri.protocols import IV_T1
+from qmri.signal import InversionRecovery
+from qmri.tissues import BRAIN_LABELS
+from qmri.train import TrainSettings, train
+
+
+def test_subject_zero_is_the_pipelines_test_slice():
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    labels, affine = mni152_labels()
+    train_slices, test_slices = split_slab(labels, affine, config["brains"]["mni152"]["test_slab_mm"],
+                                           config["brains"]["mni152"]["gap_mm"])
+    brain = BrainModel("mni152", labels, affine, train_slices, test_slices)
+    expected_labels, expected_kappa = simulate.test_slice(brain, simulate.settings_from_config(config["trainset"]),
+                                                          config["seed"], **config["simulation"])
+    bench_labels, bench_kappa = _test_slice(CONFIG_SEED)
+    assert np.array_equal(bench_labels, expected_labels)
+    assert np.allclose(bench_kappa[0].numpy(), simulate.task_kappa(expected_kappa[None], InversionRecovery())[0])
+
+
+def test_quality_benchmark_scores_each_method_on_the_same_subjects(tmp_path, rng, capsys):
+    # a RIM whose weights barely moved from the zero output layer returns the initial estimate, T1 = 1000 ms
+    settings = TrainSettings(iterations=1, batch_size=2, rim_steps=2, rim_features=4, learning_rate=1e-12,
+                             precision="float32")
+    train("rim", "t1-31", "t1", list(IV_T1), toy_trainset(rng, p=4), settings, 0, tmp_path / "rim.pt",
+          tmp_path / "rim.csv", progress=False)
+    assert main(["bench", "quality", "--rim", str(tmp_path / "rim.pt"), "--subjects", "1", "--repeats", "2"]) == 0
+    assert "subject 0: RIM CV" in capsys.readouterr().out
+    table = quality_benchmark({"rim": str(tmp_path / "rim.pt")}, subjects=1, snr=10.0, repeats=2, seed=7)
+    rows = table.set_index("method")
+    labels, kappa = _test_slice(7)
+    brain = np.isin(labels, BRAIN_LABELS)
+    t1 = kappa[0, 2].numpy()[brain]
+    assert abs(rows.loc["rim", "abs_rb"] - np.median(np.abs(1000.0 / t1 - 1)) * 100) < 1e-3
+    assert rows.loc["rim", "cv"] < 1e-6  # the same map whatever the noise
+    assert abs(rows.loc["rim", "b_estimate"] - 2.0) < 1e-6  # and B stays at its initial 2
+    assert abs(rows.loc["mle", "b_estimate"] - float(kappa[0, 1].mean())) < 0.05  # the MLE pools B over the slice
+    # the MLE at SNR 10: per-pixel CV of a few percent, and a bias within the noise of 2 realisations
+    assert 0.5 < rows.loc["mle", "cv"] < 6 and rows.loc["mle", "abs_rb"] < 5
+
+
+def test_quality_benchmark_without_weights_or_subjects_is_a_one_line_error(capsys):
+    assert main(["bench", "quality"]) == 1
+    assert main(["bench", "quality", "--rim", "m.pt", "--repeats", "1"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["qmri: error: bench quality needs --rim and/or --resnet checkpoints",
+                     "qmri: error: bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)"]
