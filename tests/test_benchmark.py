@@ -7,9 +7,10 @@ import yaml
 from test_nets import toy_trainset
 
 from qmri import simulate
-from qmri.benchmark import CONFIG_SEED, _test_slice, quality_benchmark
+from qmri.benchmark import CONFIG_SEED, held_out_brain, quality_benchmark
 from qmri.brains import BrainModel, mni152_labels, split_slab
 from qmri.cli import main
+from qmri.montecarlo import Truth
 from qmri.protocols import IV_T1
 from qmri.signal import InversionRecovery
 from qmri.tissues import BRAIN_LABELS
@@ -24,9 +25,9 @@ def test_subject_zero_is_the_pipelines_test_slice():
     brain = BrainModel("mni152", labels, affine, train_slices, test_slices)
     expected_labels, expected_kappa = simulate.test_slice(brain, simulate.settings_from_config(config["trainset"]),
                                                           config["seed"], **config["simulation"])
-    bench_labels, bench_kappa = _test_slice(CONFIG_SEED)
-    assert np.array_equal(bench_labels, expected_labels)
-    assert np.allclose(bench_kappa[0].numpy(), simulate.task_kappa(expected_kappa[None], InversionRecovery())[0])
+    bench = Truth.test_slice(held_out_brain(), InversionRecovery(), simulate.TrainsetSettings(), CONFIG_SEED)
+    assert np.array_equal(bench.labels, expected_labels)
+    assert np.allclose(bench.kappa, simulate.task_kappa(expected_kappa[None], InversionRecovery())[0])
 
 
 def test_quality_benchmark_scores_each_method_on_the_same_subjects(tmp_path, rng, capsys):
@@ -39,13 +40,12 @@ def test_quality_benchmark_scores_each_method_on_the_same_subjects(tmp_path, rng
     assert "subject 0: RIM CV" in capsys.readouterr().out
     table = quality_benchmark({"rim": str(tmp_path / "rim.pt")}, subjects=1, snr=10.0, repeats=2, seed=7)
     rows = table.set_index("method")
-    labels, kappa = _test_slice(7)
-    brain = np.isin(labels, BRAIN_LABELS)
-    t1 = kappa[0, 2].numpy()[brain]
+    truth = Truth.test_slice(held_out_brain(), InversionRecovery(), simulate.TrainsetSettings(), 7)
+    t1 = truth.kappa[2][np.isin(truth.labels, BRAIN_LABELS)]
     assert abs(rows.loc["rim", "abs_rb"] - np.median(np.abs(1000.0 / t1 - 1)) * 100) < 1e-3
     assert rows.loc["rim", "cv"] < 1e-6  # the same map whatever the noise
     assert abs(rows.loc["rim", "b_estimate"] - 2.0) < 1e-6  # and B stays at its initial 2
-    assert abs(rows.loc["mle", "b_estimate"] - float(kappa[0, 1].mean())) < 0.05  # the MLE pools B over the slice
+    assert abs(rows.loc["mle", "b_estimate"] - float(truth.kappa[1].mean())) < 0.05  # the MLE pools B over the slice
     # the MLE at SNR 10: per-pixel CV of a few percent, and a bias within the noise of 2 realisations
     assert 0.5 < rows.loc["mle", "cv"] < 6 and rows.loc["mle", "abs_rb"] < 5
 

@@ -16,19 +16,18 @@ from qmri.metrics import coefficient_of_variation, relative_bias
 from qmri.montecarlo import Truth, pixel_metrics, repeated_estimates
 from qmri.protocols import IV_T1
 from qmri.signal import InversionRecovery, SignalModel
-from qmri.simulate import TrainsetSettings, sigma_for_snr, synthesise, task_kappa, test_slice
+from qmri.simulate import TrainsetSettings, sigma_for_snr, synthesise
 
 SNRS = (3, 5, 10, 30, 60, 100)
 #: config.yaml's seed: subject 0 of ``quality_benchmark`` is then the pipeline's unseen test slice
 CONFIG_SEED = 20210826
 
 
-def _test_slice(seed: int) -> tuple[np.ndarray, torch.Tensor]:
-    """Return labels (256, 256) and T1-task kappa (1, 3, 256, 256) of the middle held-out MNI slice."""
+def held_out_brain() -> BrainModel:
+    """Return the MNI152 brain model with config.yaml's held-out slab (its test slices never train)."""
     labels, affine = mni152_labels()
     train, test = split_slab(labels, affine, (16, 28), 6.0)
-    slice_labels, kappa = test_slice(BrainModel("mni152", labels, affine, train, test), TrainsetSettings(), seed)
-    return slice_labels, task_kappa(torch.from_numpy(kappa[None]).double(), InversionRecovery())
+    return BrainModel("mni152", labels, affine, train, test)
 
 
 def mle_benchmark(snr: float = 30.0, reference_voxels: int = 300, repeats: int = 5, seed: int = 0) -> None:
@@ -41,7 +40,8 @@ def mle_benchmark(snr: float = 30.0, reference_voxels: int = 300, repeats: int =
     torch.manual_seed(seed)
     model = InversionRecovery()
     tau = torch.tensor(IV_T1, dtype=torch.float64)
-    labels, truth = _test_slice(seed)
+    slice_truth = Truth.test_slice(held_out_brain(), model, TrainsetSettings(), seed)
+    labels, truth = slice_truth.labels, torch.from_numpy(slice_truth.kappa[None])  # shape (1, 3, 256, 256)
     head = torch.from_numpy(labels > 0)[None]
     tissue = np.isin(labels, (T.GM, T.WM))
     rng = np.random.default_rng(seed)
@@ -210,26 +210,27 @@ def quality_benchmark(weights: dict[str, str], subjects: int = 8, snr: float = 1
     value per subject, column ``b``). The MLE (``lambda_b``) is the reference;
     the last lines check the RIM against the quality target of the networks' issue on subject 0.
     """
-    model, tau = InversionRecovery(), list(map(float, IV_T1))
+    model, tau, brain = InversionRecovery(), list(map(float, IV_T1)), held_out_brain()
+    b, t1 = model.param_names.index("B"), model.param_names.index("T1")
     estimators = estimators_for("t1", tau, weights, lambda_b)
     sigma = float(sigma_for_snr(snr))
     print(f"T1 quality on {subjects} unseen subject draws: SNR {snr:g}, {len(tau)} IV_T1 TIs, C = {repeats}; "
           f"MLE lambda_B = {lambda_b:g}; medians over the brain, percent")
     rows = []
     for k in range(subjects):
-        labels, kappa = _test_slice(seed + k)
-        truth = Truth(model, kappa[0].numpy(), labels)
+        truth = Truth.test_slice(brain, model, TrainsetSettings(), seed + k)
+        labels = truth.labels
         maps = repeated_estimates(truth, tau, sigma, repeats, estimators, torch.Generator().manual_seed(seed + k))
-        tissue = {name: round(float(truth.kappa[2][labels == label].mean())) for name, label in (("GM", T.GM),
-                                                                                               ("WM", T.WM))}
+        tissue = {name: round(float(truth.kappa[t1][labels == label].mean())) for name, label in (("GM", T.GM),
+                                                                                                ("WM", T.WM))}
         for method, estimate in maps.items():
             metric = pixel_metrics(estimate, truth.kappa, truth.score_mask)
-            rb, cv = metric["rb"][2], metric["cv"][2]  # T1, shape (pixels,)
+            rb, cv = metric["rb"][t1], metric["cv"][t1]  # shape (pixels,)
             rows.append({"subject": k, "seed": seed + k, "gm_t1_ms": tissue["GM"], "wm_t1_ms": tissue["WM"],
-                         "b": round(float(truth.kappa[1].mean()), 3), "method": method,
+                         "b": round(float(truth.kappa[b].mean()), 3), "method": method,
                          "rb": float(np.median(rb)), "abs_rb": float(np.median(np.abs(rb))),
                          "cv": float(np.median(cv)),
-                         "b_estimate": float(np.nanmean(estimate[:, 1, truth.score_mask]))})
+                         "b_estimate": float(np.nanmean(estimate[:, b, truth.score_mask]))})
     table = pd.DataFrame(rows)
     wide = table.pivot_table(index=["subject", "gm_t1_ms", "wm_t1_ms", "b"], columns="method",
                              values=["rb", "abs_rb", "cv", "b_estimate"]).round(2)
