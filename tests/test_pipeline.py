@@ -149,6 +149,11 @@ def test_real_volunteer_scans_listed_in_config_are_mapped(workdir, tmp_path):
     arrays = load_arrays(workdir / "results/invivo_real/mine.npz")
     assert arrays["mle"].shape == (1, 2, 2, 24, 20) and arrays["mask"].shape == (1, 24, 20)
     assert "median CV of T2" in (workdir / "logs/invivo_real/mine.log").read_text()
+    # the BIDS sidecars, which hold tau, are inputs of the rule too
+    plan = snakemake(workdir, "results/invivo_real/mine.npz", "-n", "--forcerun", "invivo_real", "--configfile",
+                     "presets/smoke.yaml", str(tmp_path / "real.yaml"))
+    inputs = next(line for line in plan.stdout.splitlines() if line.strip().startswith("input:"))
+    assert all(str(tmp_path / f"scan-{c}.{ext}") in inputs for c in (1, 2) for ext in ("json", "nii.gz"))
 
 
 def test_invalid_config_is_rejected_before_any_job(workdir, tmp_path):

@@ -1,5 +1,7 @@
 # Helpers that turn the config into file lists and rule parameters.
 
+from qmri.scans import sidecar_path
+
 
 def brain_specs():
     """Map brain model name -> the keyword arguments of qmri.brains.build_brain_model."""
@@ -79,13 +81,19 @@ wildcard_constraints:
     real="|".join(REAL_INVIVO) or "(?!)",  # never matches without real datasets
 
 
-def phantom_sessions(wildcards):
-    """The files of a real dataset's session folders (none for a digital phantom)."""
-    folders = [pathlib.Path(f) for f in PHANTOMS[wildcards.phantom].get("sessions", [])]
-    missing = [str(f) for f in folders if not f.is_dir()]
+def series_files(paths, dataset):
+    """Every file that a list of series reads: a DICOM folder's files, or a NIfTI file and its BIDS sidecar."""
+    paths = [pathlib.Path(p) for p in paths]
+    missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise ValueError(f"phantom dataset {wildcards.phantom}: no session folder {', '.join(missing)}")
-    return sorted(str(f) for folder in folders for f in folder.iterdir() if f.is_file())
+        raise ValueError(f"{dataset}: no series {', '.join(missing)}")
+    files = [f for p in paths for f in (p.iterdir() if p.is_dir() else [p, sidecar_path(p)])]
+    return sorted(str(f) for f in files if f.is_file())
+
+
+def phantom_sessions(wildcards):
+    """The files of a real phantom dataset's sessions (none for a digital phantom)."""
+    return series_files(PHANTOMS[wildcards.phantom].get("sessions", []), f"phantom dataset {wildcards.phantom}")
 
 
 def phantom_results(wildcards):
@@ -96,9 +104,5 @@ def phantom_results(wildcards):
 
 def real_invivo_scans(wildcards):
     """Every file of a real in-vivo dataset's scans (NIfTI files and sidecars, or DICOM folders)."""
-    paths = [pathlib.Path(p) for scans in REAL_INVIVO[wildcards.real]["volunteers"] for p in scans]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise ValueError(f"in-vivo dataset {wildcards.real}: no scan {', '.join(missing)}")
-    return sorted(str(f) for p in paths for f in (p.iterdir() if p.is_dir() else [p]) if f.is_file())
-
+    scans = [p for volunteer in REAL_INVIVO[wildcards.real]["volunteers"] for p in volunteer]
+    return series_files(scans, f"in-vivo dataset {wildcards.real}")
