@@ -306,8 +306,8 @@ def fit(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor | list[fl
         settings: MLESettings = MLESettings()) -> MLEResult:
     """Return the regularised MLE of ``signal`` (batch, N, H, W) in any intensity scale.
 
-    ``sigma`` is the noise SD in the data's units; when None it is estimated from a voxel-wise
-    (lambda_B = 0) fit, which then also serves as the start of the regularised fit. With
+    ``sigma`` is the noise SD in the data's units; when None it is estimated from the residuals of a
+    voxel-wise (lambda_B = 0) fit, which is not the start of the regularised fit. With
     lambda_B > 0 the start is a uniform B (the median of the voxel-wise grid search) with A and T1
     searched on the grid for that B. Voxels outside
     ``mask`` (batch, H, W) or with a non-finite value are not fitted and come back NaN. The data are
@@ -337,8 +337,9 @@ def fit(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor | list[fl
         b_start = kappa[:, model.index("B")].median().item()
         kappa = grid_search(model, data, tau, settings, fixed={"B": b_start})
     if sigma is None:
-        kappa, _, _ = levenberg_marquardt(_Problem(model, data, tau, 1.0, graph, 0.0), kappa, settings)
-        sigma_n = estimate_sigma(model, data, kappa, tau)
+        # the voxel-wise fit only measures the noise: its noisy B must not start the regularised fit
+        voxelwise, _, _ = levenberg_marquardt(_Problem(model, data, tau, 1.0, graph, 0.0), kappa, settings)
+        sigma_n = estimate_sigma(model, data, voxelwise, tau)
     elif sigma > 0:
         sigma_n = sigma / scale
     else:
