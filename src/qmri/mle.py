@@ -2,19 +2,22 @@
 
 Minimises, over every voxel of a stack of 2D slices at once,
 
-    F(kappa) = sum_m sum_n (S_mn - f_n(kappa_m))^2 / (2 sigma^2)  +  (lambda_B / 2) B^T L B,
+    F(kappa) = sum_m sum_n nll(S_mn | g_n(kappa_m), sigma)  +  (lambda_B / 2) B^T L B,
 
 where L is the graph Laplacian of the in-plane 4-neighbourhood of the fitted voxels, so that
 ``B^T L B`` is the sum of squared differences of B between neighbours and its gradient,
 ``lambda_B L B``, is (minus) the discrete Laplace operator applied to B: the paper's prior.
 Only B is regularised; A, T1 and T2 are voxel-wise. Slices are independent (multi-slice 2D data).
+The data term is a ``qmri.likelihood`` noise model: the paper's Gaussian on magnitudes,
+``nll = (S - |g|)^2 / (2 sigma^2)``, by default; Gaussian on signed (real-valued) images; or Rician.
 
 How it is solved:
 1. Start: a grid search (the paper's "linear search") over the non-linear parameters (B, T1
    or T2). For each grid point the amplitude is linear, ``f = A h`` with ``h = f(A=1)``, so the
    best A and residual follow in closed form (variable projection) for all voxels at once.
-2. Levenberg-Marquardt with Marquardt scaling and one damping factor per voxel. The
-   Gauss-Newton system is block diagonal (Q x Q per voxel) except for the prior, which couples
+2. Levenberg-Marquardt (Fisher scoring: the curvature is ``J^T diag(I_n) J`` with ``I_n`` the
+   noise model's Fisher information about image n, ``1 / sigma^2`` for Gaussian noise, which makes it
+   Gauss-Newton) with Marquardt scaling and one damping factor per voxel. The system is block diagonal (Q x Q per voxel) except for the prior, which couples
    B across voxels. With lambda_B > 0 the per-voxel (A, T1) blocks are eliminated exactly by a
    Schur complement, leaving a sparse SPD system ``(diag(s) + lambda_B L) dB = r`` solved by
    Jacobi-preconditioned conjugate gradients on the image grid (a 5-point stencil; no matrix).
@@ -35,6 +38,7 @@ import torch
 from scipy import stats
 
 from qmri.errors import QmriError
+from qmri.likelihood import Gaussian, Likelihood, NoiseModel
 from qmri.signal import SignalModel
 
 #: box constraints in internal units (A in units of the normalised data, times in ms)
@@ -137,13 +141,14 @@ def _conjugate_gradient(diag: torch.Tensor, lambda_b: float, rhs: torch.Tensor, 
 
 
 def grid_search(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor, settings: MLESettings,
-                fixed: dict[str, float] | None = None, chunk: int = 8192) -> torch.Tensor:
+                fixed: dict[str, float] | None = None, chunk: int = 8192, signed: bool = False) -> torch.Tensor:
     """Return the best grid point per voxel for ``signal`` (M, N), as ``(M, Q)``, A solved in closed form.
 
     For each combination of the non-linear parameters on ``settings.grid``, ``h = f(A=1)`` and the
     least-squares amplitude ``A = <S, h> / <h, h>`` (clamped at 0) give the residual exactly:
     ``RSS = |S|^2 - <S, h>^2 / |h|^2`` when ``<S, h> > 0``, so the best point maximises
-    ``<S, h / |h|>``. Parameters named in ``fixed`` take that one value instead of a grid.
+    ``<S, h / |h|>``. Parameters named in ``fixed`` take that one value instead of a grid. ``signed``
+    images are matched with the signal before the modulus, magnitude images with its modulus.
     """
     fixed = fixed or {}
     axes = []
@@ -157,7 +162,7 @@ def grid_search(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor, 
             axes.append(torch.linspace(lo, hi, count, dtype=signal.dtype))
     mesh = torch.cartesian_prod(*axes).reshape(-1, len(axes))  # shape (G, Q-1)
     grid = torch.cat([torch.ones(len(mesh), 1, dtype=signal.dtype), mesh], dim=1).to(signal.device)
-    h = model.forward(grid, tau_ms)  # shape (G, N)
+    h = model.signed(grid, tau_ms) if signed else model.forward(grid, tau_ms)  # shape (G, N)
     norm = h.norm(dim=1)  # shape (G,)
     unit = (h / norm[:, None]).to(torch.float32)
     best = signal.new_empty(signal.shape[0], model.n_params)
@@ -174,10 +179,11 @@ class _Problem:
     """The objective F of one fit in normalised units, over the flat voxels of a graph."""
 
     def __init__(self, model: SignalModel, signal: torch.Tensor, tau: torch.Tensor, sigma: float,
-                 graph: VoxelGraph, lambda_b: float):
+                 graph: VoxelGraph, lambda_b: float, noise: NoiseModel | None = None):
         self.model, self.signal, self.tau, self.graph = model, signal, tau, graph
+        self.noise = noise or Gaussian()
         self.signal32, self.tau32 = signal.to(torch.float32), tau.to(torch.float32)
-        self.inv_var = 1.0 / sigma**2
+        self.sigma = sigma
         self.b = model.param_names.index("B") if "B" in model.param_names and lambda_b > 0 else None
         self.lambda_b = lambda_b if self.b is not None else 0.0
         self.lower = torch.tensor([BOUNDS[p][0] for p in model.param_names], dtype=signal.dtype,
@@ -186,9 +192,8 @@ class _Problem:
                                   device=signal.device)
 
     def data_term(self, kappa: torch.Tensor) -> torch.Tensor:
-        """Return each voxel's negative log-likelihood ``RSS / (2 sigma^2)``, shape (M,)."""
-        r = self.signal - self.model.forward(kappa, self.tau)
-        return 0.5 * self.inv_var * (r * r).sum(dim=1)
+        """Return each voxel's negative log-likelihood (summed over images), shape (M,)."""
+        return self.noise.nll(self.model.signed(kappa, self.tau), self.signal, self.sigma).sum(dim=1)
 
     def prior_term(self, kappa: torch.Tensor) -> torch.Tensor | float:
         """Return each voxel's share of the prior (half of its edges), shape (M,), or 0 without one."""
@@ -200,21 +205,25 @@ class _Problem:
 
     def step(self, kappa: torch.Tensor, mu: torch.Tensor, settings: MLESettings
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return the damped Gauss-Newton step (M, Q), Marquardt scaling ``mu diag(J^T J)``; its
+        """Return the damped Fisher-scoring step (M, Q), Marquardt scaling ``mu diag(H)``; its
         predicted decrease of F per voxel (M,), ``d^T (mu D d - grad) / 2``, which sums to the exact
         decrease of the quadratic model (prior included); and the Cramer-Rao SD of each parameter
-        (M, Q) from the undamped data Hessian, the yardstick of convergence.
+        (M, Q) from the undamped Fisher information, the yardstick of convergence.
 
         The step is computed in float32, twice as fast on a CPU; it is only a search direction:
         acceptance compares F in float64, so F still never increases.
         """
         out_dtype, kappa = kappa.dtype, kappa.to(torch.float32)
         mu = mu.to(torch.float32)
-        # J = sign(g) dg, so J^T J = dg^T dg and J^T r = dg^T (sign(g) r): no need to form J
+        # the noise model's score and information are about g: no need to form J = d|g|/dkappa
         g, dg = self.model.signed_and_jacobian(kappa, self.tau32)  # dg: shape (M, Q, N)
-        r = (self.signal32 - g.abs()) * torch.sign(g)  # shape (M, N)
-        hess = (dg @ dg.transpose(1, 2)) * self.inv_var  # shape (M, Q, Q)
-        grad = -(dg @ r.unsqueeze(2))[..., 0] * self.inv_var  # shape (M, Q)
+        score = self.noise.score(g, self.signal32, self.sigma)  # shape (M, N)
+        info = self.noise.fisher(g, self.sigma)  # shape (M, N), or a float for Gaussian noise
+        if torch.is_tensor(info):
+            hess = (dg * info.unsqueeze(1)) @ dg.transpose(1, 2)  # shape (M, Q, Q)
+        else:
+            hess = (dg @ dg.transpose(1, 2)) * info
+        grad = (dg @ score.unsqueeze(2))[..., 0]  # shape (M, Q)
         cov, _ = torch.linalg.inv_ex(hess)
         crlb = torch.diagonal(cov, dim1=-2, dim2=-1).abs().sqrt()
         scale = torch.diagonal(hess, dim1=-2, dim2=-1).clamp_min(1e-12)
@@ -288,8 +297,9 @@ def levenberg_marquardt(problem: _Problem, kappa: torch.Tensor, settings: MLESet
     return kappa, history, False
 
 
-def estimate_sigma(model: SignalModel, signal: torch.Tensor, kappa: torch.Tensor, tau: torch.Tensor) -> float:
-    """Return the noise SD from the residuals of a voxel-wise fit of ``signal`` (M, N).
+def estimate_sigma(model: SignalModel, signal: torch.Tensor, kappa: torch.Tensor, tau: torch.Tensor,
+                   signed: bool = False) -> float:
+    """Return the noise SD from the residuals of a voxel-wise Gaussian fit of ``signal`` (M, N).
 
     ``sigma^2 = median_m(RSS_m) / median(chi2_{N-Q})``: the median is robust to the few voxels a
     fit leaves in a local minimum, and the chi-square median makes it consistent for Gaussian noise.
@@ -297,23 +307,27 @@ def estimate_sigma(model: SignalModel, signal: torch.Tensor, kappa: torch.Tensor
     n, q = signal.shape[1], model.n_params
     if n <= q:
         raise QmriError(f"cannot estimate the noise level from {n} images and {q} parameters; give --sigma")
-    rss = ((signal - model.forward(kappa, tau)) ** 2).sum(dim=1)
+    fitted = model.signed(kappa, tau) if signed else model.forward(kappa, tau)
+    rss = ((signal - fitted) ** 2).sum(dim=1)
     return math.sqrt(rss.median().item() / stats.chi2.median(n - q))
 
 
 def fit(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor | list[float],
         sigma: float | None = None, mask: torch.Tensor | None = None,
-        settings: MLESettings = MLESettings()) -> MLEResult:
+        settings: MLESettings = MLESettings(), noise: NoiseModel | None = None) -> MLEResult:
     """Return the regularised MLE of ``signal`` (batch, N, H, W) in any intensity scale.
 
     ``sigma`` is the noise SD in the data's units; when None it is estimated from the residuals of a
-    voxel-wise (lambda_B = 0) fit, which is not the start of the regularised fit. With
+    voxel-wise (lambda_B = 0) Gaussian fit, which is not the start of the regularised fit. With
     lambda_B > 0 the start is a uniform B (the median of the voxel-wise grid search) with A and T1
     searched on the grid for that B. Voxels outside
     ``mask`` (batch, H, W) or with a non-finite value are not fitted and come back NaN. The data are
-    divided by their 99th percentile of the maximum intensity projection before fitting, and A is
-    scaled back. Computation runs in float64 on the signal's device.
+    divided by their 99th percentile of the maximum (absolute) intensity projection before fitting,
+    and A is scaled back. ``noise`` is the data term (default: the paper's Gaussian on magnitudes;
+    ``Gaussian(signed=True)`` fits real-valued images without the modulus). Computation runs in
+    float64 on the signal's device.
     """
+    noise = noise or Gaussian()
     if signal.ndim != 4:
         raise QmriError(f"expected images of shape (batch, N, H, W), got {tuple(signal.shape)}")
     signal = signal.to(torch.float64)
@@ -325,43 +339,43 @@ def fit(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor | list[fl
         valid &= mask.to(signal.device, torch.bool)
     graph = VoxelGraph(valid)
     data = signal.permute(0, 2, 3, 1).reshape(-1, signal.shape[1])[graph.index]  # shape (M, N)
-    scale = data.amax(dim=1).quantile(0.99).item() if len(data) else 0.0
+    scale = data.abs().amax(dim=1).quantile(0.99).item() if len(data) else 0.0
     if not scale > 0:
         raise QmriError("no voxel with signal inside the mask")
     data = data / scale
 
-    kappa = grid_search(model, data, tau, settings)
+    kappa = grid_search(model, data, tau, settings, signed=noise.signed)
     if settings.lambda_b > 0 and "B" in model.param_names:
         # Start on the smooth-B side: B and T1 trade off along a shallow valley in each voxel, and
         # a noisy voxel-wise B would take many iterations to drift together under the prior.
         b_start = kappa[:, model.index("B")].median().item()
-        kappa = grid_search(model, data, tau, settings, fixed={"B": b_start})
+        kappa = grid_search(model, data, tau, settings, fixed={"B": b_start}, signed=noise.signed)
     if sigma is None:
         # the voxel-wise fit only measures the noise: its noisy B must not start the regularised fit
-        voxelwise, _, _ = levenberg_marquardt(_Problem(model, data, tau, 1.0, graph, 0.0), kappa, settings)
-        sigma_n = estimate_sigma(model, data, voxelwise, tau)
+        gaussian = Gaussian(noise.signed)
+        voxelwise, _, _ = levenberg_marquardt(_Problem(model, data, tau, 1.0, graph, 0.0, gaussian), kappa, settings)
+        sigma_n = estimate_sigma(model, data, voxelwise, tau, signed=noise.signed)
     elif sigma > 0:
         sigma_n = sigma / scale
     else:
         raise QmriError(f"sigma must be positive, got {sigma}")
-    problem = _Problem(model, data, tau, sigma_n, graph, settings.lambda_b)
+    problem = _Problem(model, data, tau, sigma_n, graph, settings.lambda_b, noise)
     kappa, history, converged = levenberg_marquardt(problem, kappa, settings)
     kappa[:, 0] *= scale
     return MLEResult(kappa=graph.scatter(kappa), sigma=sigma_n * scale, objective=history, converged=converged)
 
 
-def crlb_sd(model: SignalModel, kappa: torch.Tensor, tau_ms: torch.Tensor | list[float], sigma: float
-            ) -> torch.Tensor:
+def crlb_sd(model: SignalModel, kappa: torch.Tensor, tau_ms: torch.Tensor | list[float], sigma: float,
+            noise: NoiseModel | None = None) -> torch.Tensor:
     """Return the Cramér-Rao lower bound on the SD of each parameter, ``(batch, Q, H, W)``.
 
-    Fisher information of Gaussian noise: ``I = J^T J / sigma^2`` per voxel (no prior). NaN where
-    ``kappa`` is NaN or I is singular.
+    Fisher information of the noise model (default Gaussian: ``I = J^T J / sigma^2``) per voxel, no
+    prior. NaN where ``kappa`` is NaN or I is singular.
     """
     kappa = kappa.to(torch.float64)
     tau = torch.as_tensor(tau_ms, dtype=torch.float64, device=kappa.device)
-    jac = model.jacobian(torch.nan_to_num(kappa, nan=1.0), tau)
-    info = torch.einsum("bqnhw,bpnhw->bhwqp", jac, jac) / sigma**2
-    cov, status = torch.linalg.inv_ex(info)
+    info = Likelihood(model, noise).fisher_information(torch.nan_to_num(kappa, nan=1.0), tau, float(sigma))
+    cov, status = torch.linalg.inv_ex(info)  # shape (batch, H, W, Q, Q)
     sd = torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(0).sqrt().permute(0, 3, 1, 2)
     bad = (status != 0)[:, None] | ~torch.isfinite(kappa).all(dim=1, keepdim=True)
     return torch.where(bad, torch.full_like(sd, float("nan")), sd)
