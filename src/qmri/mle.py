@@ -191,6 +191,11 @@ class _Problem:
         self.upper = torch.tensor([BOUNDS[p][1] for p in model.param_names], dtype=signal.dtype,
                                   device=signal.device)
 
+    def restrict(self, idx: torch.Tensor) -> _Problem:
+        """Return the problem of the voxels ``idx`` alone (only without a prior: voxels are then independent)."""
+        assert self.b is None, "voxels coupled by the prior on B cannot be fitted apart"
+        return _Problem(self.model, self.signal[idx], self.tau, self.sigma, self.graph, 0.0, self.noise)
+
     def data_term(self, kappa: torch.Tensor) -> torch.Tensor:
         """Return each voxel's negative log-likelihood (summed over images), shape (M,)."""
         return self.noise.nll(self.model.signed(kappa, self.tau), self.signal, self.sigma).sum(dim=1)
@@ -217,8 +222,8 @@ class _Problem:
         mu = mu.to(torch.float32)
         # the noise model's score and information are about g: no need to form J = d|g|/dkappa
         g, dg = self.model.signed_and_jacobian(kappa, self.tau32)  # dg: shape (M, Q, N)
-        score = self.noise.score(g, self.signal32, self.sigma)  # shape (M, N)
-        info = self.noise.fisher(g, self.sigma)  # shape (M, N), or a float for Gaussian noise
+        # shapes (M, N); the curvature is a float for Gaussian noise
+        score, info = self.noise.score_and_curvature(g, self.signal32, self.sigma)
         if torch.is_tensor(info):
             hess = (dg * info.unsqueeze(1)) @ dg.transpose(1, 2)  # shape (M, Q, Q)
         else:
@@ -231,7 +236,9 @@ class _Problem:
         damping = mu[:, None] * scale
         if self.b is None:
             step = torch.linalg.solve(hess, -grad)
-            return self._out(step, damping, grad, crlb, out_dtype)
+            # Newton decrement: the length of the undamped step in the metric of the Fisher information
+            decrement = (grad * (cov @ grad.unsqueeze(2))[..., 0]).sum(dim=1).clamp_min(0).sqrt()
+            return self._out(step, damping, grad, crlb, out_dtype, decrement)
         b = self.b
         u = [q for q in range(kappa.shape[1]) if q != b]
         grad[:, b] += self.lambda_b * self.graph.laplacian(kappa[:, b])
@@ -250,51 +257,76 @@ class _Problem:
 
     @staticmethod
     def _out(step: torch.Tensor, damping: torch.Tensor, grad: torch.Tensor, crlb: torch.Tensor,
-             dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             dtype: torch.dtype, decrement: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         predicted = 0.5 * (step * (damping * step - grad)).sum(dim=1)
-        return step.to(dtype), predicted.to(dtype), crlb.to(dtype)
+        decrement = None if decrement is None else decrement.to(dtype)
+        return step.to(dtype), predicted.to(dtype), crlb.to(dtype), decrement
 
 
 def levenberg_marquardt(problem: _Problem, kappa: torch.Tensor, settings: MLESettings
                         ) -> tuple[torch.Tensor, list[float], bool]:
-    """Return ``(kappa, objective history, converged)`` after damped Gauss-Newton iterations.
+    """Return ``(kappa, objective history, converged)`` after damped Fisher-scoring iterations.
 
     Damping per voxel follows Nielsen's rule (Madsen, Nielsen and Tingleff 2004, eq. 2.21) from the
     gain ratio rho = actual / predicted decrease. Converged: in three successive iterations no
     parameter of any voxel moved by more than ``settings.tol`` times its Cramer-Rao SD, i.e. the
-    remaining steps are far below what the noise lets the data determine.
+    remaining steps are far below what the noise lets the data determine. Without a prior the voxels
+    are independent, so each stops on its own: once its Newton decrement (the undamped step's length
+    in noise SDs) is under tol, or after three steps under tol CRLB SDs rejected or stopped by a
+    bound; later iterations only
+    compute the voxels still moving (an active set: most converge in a few iterations, a few
+    need tens).
     """
+    coupled = problem.b is not None
     mu = kappa.new_full(kappa.shape[:1], 1e-3)
     nu = torch.full_like(mu, 2.0)
     data = problem.data_term(kappa)
     local = data + problem.prior_term(kappa)
     history = [local.sum().item()]
-    quiet = 0
+    quiet = torch.zeros(kappa.shape[:1], dtype=torch.long, device=kappa.device)  # per voxel if uncoupled
+    kappa = kappa.clone()
     for _ in range(settings.max_iter):
-        step, predicted, crlb = problem.step(kappa, mu, settings)
-        trial = torch.clamp(kappa + step, problem.lower, problem.upper)
-        trial_data = problem.data_term(trial)
-        trial_local = trial_data + problem.prior_term(trial)
-        better = trial_local < local
-        mixed = torch.where(better[:, None], trial, kappa)
-        mixed_data = torch.where(better, trial_data, data)
-        mixed_local = mixed_data + problem.prior_term(mixed)  # a voxel's prior share sees its neighbours
-        total = mixed_local.sum().item()
-        if total > history[-1]:  # the prior coupling made the partial step worse: reject all of it
+        idx = None if coupled else (quiet < 3).nonzero()[:, 0]
+        if idx is not None and len(idx) == 0:
+            return kappa, history, True
+        sub = problem if idx is None else problem.restrict(idx)
+        k0, data0, local0, mu0, nu0 = ((x if idx is None else x[idx]) for x in (kappa, data, local, mu, nu))
+        step, predicted, crlb, decrement = sub.step(k0, mu0, settings)
+        trial = torch.clamp(k0 + step, problem.lower, problem.upper)
+        trial_data = sub.data_term(trial)
+        trial_local = trial_data + sub.prior_term(trial)
+        better = trial_local < local0
+        mixed = torch.where(better[:, None], trial, k0)
+        mixed_data = torch.where(better, trial_data, data0)
+        mixed_local = mixed_data + sub.prior_term(mixed)  # a voxel's prior share sees its neighbours
+        if coupled and mixed_local.sum().item() > history[-1]:
+            # the prior coupling made the partial step worse: reject all of it
             mu, nu = (mu * nu).clamp_max(1e12), nu * 2
             history.append(history[-1])
             continue
-        rho = (local - trial_local) / predicted.clamp_min(1e-300)
+        rho = (local0 - trial_local) / predicted.clamp_min(1e-300)
         shrink = torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3)
-        mu = torch.where(better, mu * shrink, mu * nu).clamp(1e-12, 1e12)
-        nu = torch.where(better, torch.full_like(nu, 2.0), nu * 2)
-        moved = ((mixed - kappa).abs() / crlb).nan_to_num(0.0).max().item()
-        kappa, data, local = mixed, mixed_data, mixed_local
-        history.append(total)
-        quiet = quiet + 1 if moved <= settings.tol else 0
-        if quiet >= 3:
+        mu0 = torch.where(better, mu0 * shrink, mu0 * nu0).clamp(1e-12, 1e12)
+        nu0 = torch.where(better, torch.full_like(nu0, 2.0), nu0 * 2)
+        moved = ((mixed - k0).abs() / crlb).nan_to_num(0.0).amax(dim=1)  # shape (active,)
+        if idx is None:
+            kappa, data, local, mu, nu = mixed, mixed_data, mixed_local, mu0, nu0
+            quiet = quiet + 1 if moved.max().item() <= settings.tol else torch.zeros_like(quiet)
+        else:
+            kappa[idx], data[idx], local[idx], mu[idx], nu[idx] = mixed, mixed_data, mixed_local, mu0, nu0
+            # quiet: the undamped step is negligible (its Newton decrement, in noise SDs), or a negligible
+            # step was rejected (no progress left at that scale, e.g. on the kink of the modulus) or
+            # stopped by a bound; an accepted short step under heavy damping is still on its way
+            tiny = ((trial - k0).abs() / crlb).nan_to_num(0.0).amax(dim=1) <= settings.tol  # bounds applied
+            clamped = (trial != k0 + step).any(dim=1)  # the step leaves the box: Newton's decrement ignores that
+            stuck = tiny & (~better | clamped)
+            # a small decrement bounds the distance left to the minimum: one suffices
+            quiet[idx] = torch.where(decrement.nan_to_num(0.0) <= settings.tol, 3, torch.where(stuck, quiet[idx] + 1, 0))
+        history.append(local.sum().item())
+        if coupled and quiet[0].item() >= 3:
             return kappa, history, True
-    return kappa, history, False
+    return kappa, history, bool((quiet >= 3).all().item())
 
 
 def estimate_sigma(model: SignalModel, signal: torch.Tensor, kappa: torch.Tensor, tau: torch.Tensor,
@@ -359,6 +391,11 @@ def fit(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor | list[fl
         sigma_n = sigma / scale
     else:
         raise QmriError(f"sigma must be positive, got {sigma}")
+    if not isinstance(noise, Gaussian):
+        # the Gaussian fit is the same above an SNR of about 3 and a close start below: it leaves the
+        # costlier likelihood (Bessel functions per image) only the last few iterations
+        gaussian = _Problem(model, data, tau, sigma_n, graph, settings.lambda_b, Gaussian(noise.signed))
+        kappa, _, _ = levenberg_marquardt(gaussian, kappa, settings)
     problem = _Problem(model, data, tau, sigma_n, graph, settings.lambda_b, noise)
     kappa, history, converged = levenberg_marquardt(problem, kappa, settings)
     kappa[:, 0] *= scale
