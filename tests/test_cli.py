@@ -149,32 +149,9 @@ def test_bad_input_is_a_one_line_error_with_no_outputs(tmp_path, rng, case, patt
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_synthetic_multislice_dicom_folder(tmp_path, rng):
-    pytest.importorskip("pydicom")
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
-
+def test_synthetic_multislice_dicom_folder(tmp_path, rng, dicom_writer):
     data, t1 = synthetic_t1(rng, shape=(12, 10, 3), scale=2000.0)
-    tau_order = rng.permutation(len(IV_T1))  # files on disk in no particular order
-    for count, (n, z) in enumerate((n, z) for n in tau_order for z in range(3)):
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
-        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = MRImageStorage, ds.file_meta.MediaStorageSOPInstanceUID, "MR"
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [-50.0, -40.0, 10.0 + 3.0 * z]
-        ds.PixelSpacing = [0.8, 0.9]
-        ds.SliceThickness = 3.0
-        ds.InversionTime = float(IV_T1[n])
-        ds.Rows, ds.Columns = 10, 12
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.RescaleSlope, ds.RescaleIntercept = 0.5, 0.0
-        pixels = np.clip(np.round(data[:, :, z, n].T / 0.5), 0, 65535).astype(np.uint16)  # (rows, columns)
-        ds.PixelData = pixels.tobytes()
-        ds.save_as(tmp_path / f"IM{count:04d}.dcm", enforce_file_format=True)
+    dicom_writer(tmp_path, data, IV_T1, slope=0.5, rng=rng)
     result = run_qmri("fit", tmp_path, "--task", "t1", "--sigma", 20, "-o", tmp_path / "out/dcm")
     assert result.returncode == 0, result.stderr
     image = nib.load(tmp_path / "out/dcm_T1map.nii.gz")

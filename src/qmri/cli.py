@@ -36,7 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--weights", type=Path, help="network checkpoint (rim, resnet)")
     fit.add_argument("--mask", type=Path, help="NIfTI mask (x, y, z); default: voxels above 5%% of the bright signal")
     fit.add_argument("--tau", type=_tau_list, help="inversion / preparation times in ms, e.g. 139,166,193")
-    fit.add_argument("--sigma", type=float, help="noise SD in image units (default: estimated)")
+    fit.add_argument("--tr", type=_tau_list,
+                     help="repetition time(s) in ms, one for all images or one per image (default: from the "
+                          "sidecar or DICOM headers); a TR that varies selects the TR-aware T1 model")
+    fit.add_argument("--signal", choices=["auto", "magnitude", "signed"], default="auto",
+                     help="auto: signed (real, phase-sensitive) images fitted without the modulus when "
+                          "ImageType or negative values say so; magnitude: fit |images|")
+    fit.add_argument("--noise", choices=["gaussian", "rician"], default="gaussian",
+                     help="MLE likelihood; rician models the noise floor of magnitude images at low SNR")
+    fit.add_argument("--sigma", type=float,
+                     help="noise SD in image units (default: estimated; rician: from the background)")
     fit.add_argument("--lambda-b", type=float, default=500.0, help="weight of the Laplacian prior on B (default 500)")
     fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     fit.add_argument("--uncertainty", action="store_true", help="also write Cramer-Rao SD maps (desc-crlb)")
@@ -65,16 +74,18 @@ def _fit(args: argparse.Namespace) -> None:
 
     if args.weights is not None and args.method == "mle":
         raise QmriError("--weights is for --method rim or resnet")
-    series = load_series(args.input, args.task, args.tau)
+    series = load_series(args.input, args.task, args.tau, args.tr)
     mask = None
     if args.mask is not None:
         mask = load_nifti(args.mask)[0]
         mask = mask[:, :, None] if mask.ndim == 2 else mask
     maps = map_series(series, args.task, args.method, sigma=args.sigma, mask=mask, lambda_b=args.lambda_b,
                       device=args.device, uncertainty=args.uncertainty, progress=sys.stderr.isatty(),
-                      weights=args.weights)
+                      weights=args.weights, signal=args.signal, noise=args.noise)
     written = write_maps(maps, args.output, source=str(args.input),
                          weights=str(args.weights) if args.weights else None)
+    for warning in maps.warnings:
+        print(f"qmri: warning: {warning}", file=sys.stderr)
     print(describe(maps))
     print("wrote " + ", ".join(str(p) for p in written))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,22 +13,37 @@ from tqdm import tqdm
 from qmri import __version__
 from qmri.errors import QmriError
 from qmri.estimators import load_network, predict_masked
+from qmri.fitquality import fit_quality, undetermined_warning
 from qmri.io import atomic_path, write_json
+from qmri.likelihood import Gaussian, NoiseModel, Rician, noise_model
 from qmri.mle import MLESettings, crlb_sd, estimate_sigma, fit
 from qmri.scans import TAU_FIELDS, Series
-from qmri.signal import SignalModel, model_for_task
+from qmri.signal import SignalModel, model_for_task, varies
 
 #: BIDS qMRI suffix, unit conversion factor from internal units, and unit of each parameter
 OUTPUTS: dict[str, tuple[str, float, str]] = {"A": ("M0map", 1.0, "arbitrary"), "B": ("Bmap", 1.0, "1"),
                                               "T1": ("T1map", 1e-3, "s"), "T2": ("T2map", 1e-3, "s")}
 METHODS = ("mle", "rim", "resnet")
+#: fit-quality maps: BIDS desc label and what the map holds
+QUALITY_OUTPUTS = (("rsquared", "coefficient of determination R^2 = 1 - RSS / TSS of the fit, per voxel"),
+                   ("residualrms", "residual RMS sqrt(RSS / (N - Q)) over the noise SD: about 1 where the "
+                                   "model fits, above where it does not (flow, partial volume, artefacts)"))
 #: elements of float64 per chunk of slices: bounds memory at a few hundred MB whatever the volume
 CHUNK_ELEMENTS = 4_000_000
 
 
+SIGNALS = ("auto", "magnitude", "signed")
+#: background values needed for a noise estimate, and the share of them that must be non-zero
+#: (scanners that zero-fill the background leave nothing to measure)
+BACKGROUND_MIN_VALUES, BACKGROUND_MIN_NONZERO = 1000, 0.5
+
+
 @dataclass
 class Maps:
-    """Fitted maps ``(X, Y, Z, Q)`` in internal units, optional CRLB SDs, and how they were made."""
+    """Fitted maps ``(X, Y, Z, Q)`` in internal units, optional CRLB SDs, fit quality, and how they were made.
+
+    ``quality`` is ``(X, Y, Z, 2)``: R^2 and residual RMS / sigma (``qmri.fitquality.fit_quality``).
+    """
 
     model: SignalModel
     kappa: np.ndarray
@@ -38,18 +54,38 @@ class Maps:
     method: str
     crlb: np.ndarray | None = None
     settings: dict = field(default_factory=dict)
+    quality: np.ndarray | None = None
+    noise: NoiseModel = field(default_factory=Gaussian)
+    warnings: list[str] = field(default_factory=list)
 
 
 def auto_mask(data: np.ndarray) -> np.ndarray:
-    """Return voxels whose maximum over the series exceeds 5 % of the 99th percentile of that maximum.
+    """Return voxels whose maximum |value| over the series exceeds 5 % of the 99th percentile of that maximum.
 
-    Excludes air, where magnitude noise follows no relaxation curve and would only cost time.
+    Excludes air, where noise follows no relaxation curve and would only cost time. Absolute values,
+    so that the negative early images of a signed inversion-recovery series count as signal.
     """
-    mip = np.nanmax(np.where(np.isfinite(data), data, -np.inf), axis=-1)
+    finite_data = np.where(np.isfinite(data), np.abs(data), -np.inf)
+    mip = np.max(finite_data, axis=-1)
     finite = np.isfinite(mip)
     if not finite.any():
         raise QmriError("the input holds no finite voxel")
     return finite & (mip > 0.05 * np.percentile(mip[finite], 99))
+
+
+def background_sigma(data: np.ndarray, mask: np.ndarray) -> float | None:
+    """Return the noise SD from the magnitude background (every image of the voxels outside ``mask``), or None.
+
+    Pure noise in a magnitude image is Rayleigh distributed, whose median is ``sigma sqrt(2 ln 2)``;
+    the median resists ghosts and the odd object voxel outside the mask. None when fewer than
+    ``BACKGROUND_MIN_VALUES`` values lie outside the mask or most are exactly zero (a zero-filled
+    background).
+    """
+    values = data[~mask]
+    values = values[np.isfinite(values)]
+    if values.size < BACKGROUND_MIN_VALUES or np.mean(values != 0) < BACKGROUND_MIN_NONZERO:
+        return None
+    return float(np.median(values) / math.sqrt(2 * math.log(2)))
 
 
 def _chunks(n_slices: int, slice_elements: int) -> list[range]:
@@ -60,19 +96,44 @@ def _chunks(n_slices: int, slice_elements: int) -> list[range]:
     return sorted(chunks, key=lambda c: middle not in c)
 
 
+def _representation(series: Series, signal: str, method: str, noise: str) -> bool:
+    """Return whether to fit the images as signed; check the choice against the method and noise model."""
+    if signal not in SIGNALS:
+        raise QmriError(f"unknown --signal {signal!r}: choose one of {', '.join(SIGNALS)}")
+    if method != "mle":
+        if signal == "signed":
+            raise QmriError(f"--method {method} is trained on magnitude images; use --signal magnitude or --method mle")
+        if noise != "gaussian":
+            raise QmriError(f"--noise {noise} is a likelihood of the MLE; --method {method} takes none")
+        if varies(series.tr_ms):
+            raise QmriError(f"--method {method} uses the paper's model, which needs one TR for every image; "
+                            f"this series has TR {series.tr_ms.tolist()} ms: use --method mle")
+        return False
+    return series.signed if signal == "auto" else signal == "signed"
+
+
 def map_series(series: Series, task: str, method: str = "mle", sigma: float | None = None,
                mask: np.ndarray | None = None, lambda_b: float = 500.0, device: str = "cpu",
-               uncertainty: bool = False, progress: bool = True, weights: str | Path | None = None) -> Maps:
+               uncertainty: bool = False, progress: bool = True, weights: str | Path | None = None,
+               signal: str = "auto", noise: str = "gaussian") -> Maps:
     """Return the parameter maps of ``series``, fitted slice by slice in memory-bounded chunks.
 
     ``method`` "mle" is the regularised MLE; "rim" and "resnet" run a trained network from
-    ``weights``. When ``sigma`` is None it is estimated from the residuals of a voxel-wise fit (MLE)
-    or of the network's estimates, on the chunk holding the middle slice, and used for every chunk;
-    the networks need it only for ``uncertainty``.
+    ``weights``. ``signal`` "auto" fits signed images (``series.signed``) without the modulus and
+    magnitudes with it; "magnitude" fits the modulus of any series. ``noise`` ("gaussian",
+    "rician") is the MLE's likelihood. A T1 series whose TR varies is fitted with
+    ``InversionRecoveryTR``. When ``sigma`` is None it is estimated: for Rician noise from the
+    background outside the mask (``background_sigma``) where there is one, otherwise from the
+    residuals of a voxel-wise Gaussian fit (MLE) or of the network's estimates, on the chunk holding
+    the middle slice, and used for every chunk. Fit quality (R^2, residual RMS / sigma) is computed for
+    every fitted voxel, and a warning is added when the protocol leaves the relaxation time
+    undetermined in most of the mask.
     """
     if method not in METHODS:
         raise QmriError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    model = model_for_task(task)
+    signed = _representation(series, signal, method, noise)
+    noise_obj = noise_model(noise, signed)
+    model = model_for_task(task, series.tr_ms)
     if len(series.tau_ms) <= model.n_params:
         raise QmriError(f"{len(series.tau_ms)} images cannot determine {model.n_params} parameters")
     if device == "cuda" and not torch.cuda.is_available():
@@ -82,14 +143,19 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
         if weights is None:
             raise QmriError(f"--method {method} needs --weights (a checkpoint from the pipeline's train rule)")
         net, meta = load_network(weights, method, task, device)
-    data = series.data
+    data = series.data if signed or not series.signed else np.abs(series.data)
     mask = auto_mask(data) if mask is None else mask.astype(bool)
     if mask.shape != data.shape[:3]:
         raise QmriError(f"mask shape {mask.shape} differs from the image shape {data.shape[:3]}")
     settings = MLESettings(lambda_b=lambda_b)
+    sigma_method = "given" if sigma is not None else None
+    if sigma is None and isinstance(noise_obj, Rician):
+        sigma = background_sigma(data, mask)
+        if sigma is not None:
+            sigma_method = "estimated from the background outside the mask: median / sqrt(2 ln 2) (Rayleigh)"
     kappa = np.full((*data.shape[:3], model.n_params), np.nan)
-    crlb = np.full_like(kappa, np.nan) if uncertainty else None
-    sigma_given = sigma is not None
+    crlb = np.full_like(kappa, np.nan)
+    quality = np.full((*data.shape[:3], 2), np.nan)
     x, y, z, n = data.shape
     for chunk in tqdm(_chunks(z, x * y * n), desc="fitting slices", unit="chunk", disable=not progress):
         block = torch.from_numpy(data[:, :, chunk.start:chunk.stop]).permute(2, 3, 0, 1).to(device)
@@ -97,7 +163,8 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
         if not block_mask.any():
             continue
         if net is None:
-            result = fit(model, block, series.tau_ms, sigma=sigma, mask=block_mask, settings=settings)
+            result = fit(model, block, series.tau_ms, sigma=sigma, mask=block_mask, settings=settings,
+                         noise=noise_obj)
             sigma, maps = result.sigma, result.kappa
         else:
             maps = predict_masked(net, meta, block, block_mask, series.tau_ms, task)
@@ -107,23 +174,30 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
                 tau = torch.as_tensor(series.tau_ms, dtype=torch.float64, device=block.device)
                 sigma = estimate_sigma(model, flat_data.to(torch.float64), flat_kappa, tau)
         kappa[:, :, chunk.start:chunk.stop] = maps.permute(2, 3, 0, 1).cpu().numpy()
-        if crlb is not None:
-            sd = crlb_sd(model, maps, series.tau_ms, sigma)
-            crlb[:, :, chunk.start:chunk.stop] = sd.permute(2, 3, 0, 1).cpu().numpy()
+        sd = crlb_sd(model, maps, series.tau_ms, sigma, noise_obj)
+        crlb[:, :, chunk.start:chunk.stop] = sd.permute(2, 3, 0, 1).cpu().numpy()
+        r2, rms = fit_quality(model, noise_obj, maps, block, series.tau_ms, sigma)
+        quality[:, :, chunk.start:chunk.stop] = torch.stack([r2, rms], dim=-1).permute(1, 2, 0, 3).cpu().numpy()
     if sigma is None:
         raise QmriError("the mask selects no voxel")
-    residual_source = "a voxel-wise fit" if net is None else "the network's estimates"
-    sigma_method = "given" if sigma_given else (f"estimated from the residuals of {residual_source}: "
-                                                "median RSS / median of chi2(N - Q)")
-    extra = {"LambdaB": lambda_b if net is None and "B" in model.param_names else None}
+    if sigma_method is None:
+        residual_source = "a voxel-wise Gaussian fit" if net is None else "the network's estimates"
+        sigma_method = f"estimated from the residuals of {residual_source}: median RSS / median of chi2(N - Q)"
+    extra = {"LambdaB": lambda_b if net is None and "B" in model.param_names else None,
+             "SignalRepresentation": "signed (real, phase-sensitive)" if signed else (
+                 "magnitude (modulus of signed images)" if series.signed else "magnitude"),
+             "RepetitionTimeExcitation": None if series.tr_ms is None else [round(t / 1000.0, 9) for t in
+                                                                            series.tr_ms.tolist()]}
     if meta is not None:
         extra.update({"TrainedProtocol": meta["protocol"], "TrainedTau": meta["tau_ms"],
                       "TrainingIterations": meta["iterations"], "TrainingGitRevision": meta["git_revision"]})
-    return Maps(model, kappa, series.affine, series.tau_ms, float(sigma), sigma_method, method, crlb, extra)
+    warning = undetermined_warning(model, noise_obj, kappa, crlb, series.tau_ms, float(sigma))
+    return Maps(model, kappa, series.affine, series.tau_ms, float(sigma), sigma_method, method,
+                crlb if uncertainty else None, extra, quality, noise_obj, [warning] if warning else [])
 
 
 def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None = None) -> list[Path]:
-    """Write each map (BIDS units) and its JSON sidecar; return the NIfTI paths.
+    """Write each map (BIDS units), fit-quality maps and their JSON sidecars; return the NIfTI paths.
 
     Every file is written to a temporary name and renamed; a failure removes what this call wrote.
     """
@@ -131,10 +205,11 @@ def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None 
 
     model = maps.model
     field_name = TAU_FIELDS[model.task][0]
+    equation = model.equation if maps.noise.signed else f"|{model.equation}|"
     common = {
-        "EstimationMethod": {"mle": "regularised maximum likelihood (Gaussian noise)",
+        "EstimationMethod": {"mle": f"regularised maximum likelihood ({maps.noise.name} noise)",
                              "rim": "recurrent inference machine", "resnet": "residual network"}[maps.method],
-        "SignalModel": {"t1": "|A (1 - B exp(-TI/T1))|", "t2": "|A exp(-TE/T2)|"}[model.task],
+        "SignalModel": equation,
         field_name: [round(t / 1000.0, 9) for t in maps.tau_ms.tolist()],
         "NoiseSigma": maps.sigma,
         "NoiseSigmaMethod": maps.sigma_method,
@@ -151,6 +226,11 @@ def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None 
         if maps.crlb is not None:
             jobs.append((f"{prefix}_desc-crlb_{suffix}", maps.crlb[..., q] * factor,
                          {**common, "Units": unit, "Description": f"Cramer-Rao lower bound on the SD of {name}"}))
+    if maps.quality is not None:
+        suffix = OUTPUTS[model.param_names[-1]][0]  # the fit is named after the map it makes
+        for k, (label, text) in enumerate(QUALITY_OUTPUTS):
+            jobs.append((f"{prefix}_desc-{label}_{suffix}", maps.quality[..., k],
+                         {**common, "Units": "1", "Description": text}))
     written: list[Path] = []
     try:
         for stem, values, meta in jobs:
@@ -169,11 +249,16 @@ def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None 
 
 def describe(maps: Maps) -> str:
     """Return a one-paragraph summary of the fitted maps for the terminal."""
-    lines = [f"sigma = {maps.sigma:.4g} ({maps.sigma_method})"]
+    equation = maps.model.equation if maps.noise.signed else f"|{maps.model.equation}|"
+    lines = [f"model {equation}, {maps.method} ({maps.noise.name} noise)",
+             f"sigma = {maps.sigma:.4g} ({maps.sigma_method})"]
     for q, name in enumerate(maps.model.param_names):
         values = maps.kappa[..., q][np.isfinite(maps.kappa[..., q])]
         if len(values):
             p5, p50, p95 = np.percentile(values, [5, 50, 95])
             lines.append(f"{name} [{maps.model.units[q]}]: median {p50:.4g} (5-95 %: {p5:.4g} to {p95:.4g})")
+    if maps.quality is not None and np.isfinite(maps.quality[..., 0]).any():
+        r2, rms = (np.nanmedian(maps.quality[..., k]) for k in range(2))
+        lines.append(f"fit quality: median R^2 {r2:.4f}, median residual RMS / sigma {rms:.3g}")
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import numpy as np
 import torch
 
 
@@ -26,6 +27,8 @@ class SignalModel(ABC):
     units: tuple[str, ...]
     #: values of the section 4.4.4 initialisation, NaN where it comes from the data (A = MIP)
     init_values: tuple[float, ...]
+    #: the signal before the modulus, as written in output sidecars
+    equation: str
 
     @property
     def n_params(self) -> int:
@@ -100,6 +103,7 @@ class InversionRecovery(SignalModel):
     param_names = ("A", "B", "T1")
     units = ("a.u.", "1", "ms")
     init_values = (float("nan"), 2.0, 1000.0)
+    equation = "A (1 - B exp(-TI/T1))"
 
     def signed(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         a, b, t1 = kappa[:, 0:1], kappa[:, 1:2], kappa[:, 2:3]  # shape (batch, 1, *spatial)
@@ -130,6 +134,41 @@ class InversionRecovery(SignalModel):
         return torch.cat([sum_w - b * sum_we, -a * sum_we, -a * b * sum_wet / t1**2], dim=1)
 
 
+class InversionRecoveryTR(InversionRecovery):
+    """Inversion recovery with each image's repetition time, ``|A (1 - B e^(-TI/T1) + (B - 1) e^(-TR/T1))|``.
+
+    ``B - 1`` is the inversion efficiency (1 for a perfect inversion) and the magnetisation is taken
+    as saturated by each readout, so it recovers for TR before the next inversion. Protocols that
+    lengthen TR with TI (many vendors' inversion-recovery series) need it: the paper's model folds
+    the TR term into A and B, which is only possible when TR is the same for every image. With a
+    constant TR the two models describe the same curves (``A' = A (1 + (B - 1) e^(-TR/T1))``,
+    ``B' = B A / A'``), so T1 is the same. Parameters, units and start are the paper model's.
+    """
+
+    equation = "A (1 - B exp(-TI/T1) + (B - 1) exp(-TR/T1))"
+
+    def __init__(self, tr_ms: torch.Tensor | list[float]):
+        self.tr_ms = torch.as_tensor(tr_ms, dtype=torch.float64)
+
+    # the paper model's closed-form gradient does not hold here: use the generic J^T r
+    sse_gradient = SignalModel.sse_gradient
+
+    def signed(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
+        a, b, t1 = kappa[:, 0:1], kappa[:, 1:2], kappa[:, 2:3]  # shape (batch, 1, *spatial)
+        e_ti = torch.exp(_tau_view(tau_ms, kappa) * (-1.0 / t1))  # shape (batch, N, *spatial)
+        e_tr = torch.exp(_tau_view(self.tr_ms, kappa) * (-1.0 / t1))
+        return a * (1.0 - b * e_ti + (b - 1.0) * e_tr)
+
+    def signed_and_jacobian(self, kappa: torch.Tensor, tau_ms: torch.Tensor
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b, t1 = kappa[:, 0:1], kappa[:, 1:2], kappa[:, 2:3]  # shape (batch, 1, *spatial)
+        ti, tr = _tau_view(tau_ms, kappa), _tau_view(self.tr_ms, kappa)
+        e_ti, e_tr = torch.exp(ti * (-1.0 / t1)), torch.exp(tr * (-1.0 / t1))  # shape (batch, N, *spatial)
+        shape = 1.0 - b * e_ti + (b - 1.0) * e_tr
+        jac = torch.stack([shape, a * (e_tr - e_ti), a * ((b - 1.0) * e_tr * tr - b * e_ti * ti) / t1**2], dim=1)
+        return a * shape, jac  # shapes (batch, N, *spatial), (batch, 3, N, *spatial)
+
+
 class T2Decay(SignalModel):
     """T2-prepared mono-exponential decay ``|A exp(-tau/T2)|``, kappa = (A, T2)."""
 
@@ -137,6 +176,7 @@ class T2Decay(SignalModel):
     param_names = ("A", "T2")
     units = ("a.u.", "ms")
     init_values = (float("nan"), 100.0)
+    equation = "A exp(-TE/T2)"
 
     def signed(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         a, t2 = kappa[:, 0:1], kappa[:, 1:2]
@@ -163,11 +203,24 @@ class T2Decay(SignalModel):
 MODELS: dict[str, type[SignalModel]] = {"t1": InversionRecovery, "t2": T2Decay}
 
 
-def model_for_task(task: str) -> SignalModel:
-    """Return the signal model of a mapping task (``"t1"`` or ``"t2"``)."""
+def varies(tr_ms: np.ndarray | list[float] | None) -> bool:
+    """Return whether repetition times differ by more than 0.1 % across a series (None: not known)."""
+    if tr_ms is None:
+        return False
+    tr = np.asarray(tr_ms, dtype=float)
+    return bool(np.ptp(tr) > 1e-3 * np.abs(tr).max())
+
+
+def model_for_task(task: str, tr_ms: np.ndarray | list[float] | None = None) -> SignalModel:
+    """Return the signal model of a mapping task (``"t1"`` or ``"t2"``).
+
+    For T1 with repetition times ``tr_ms`` (one per image) that vary, the TR-aware
+    ``InversionRecoveryTR``; otherwise the paper's model (a constant TR is absorbed by A and B).
+    """
     from qmri.errors import QmriError
 
-    try:
-        return MODELS[task]()
-    except KeyError:
-        raise QmriError(f"unknown task {task!r}: choose one of {sorted(MODELS)}") from None
+    if task not in MODELS:
+        raise QmriError(f"unknown task {task!r}: choose one of {sorted(MODELS)}")
+    if task == "t1" and varies(tr_ms):
+        return InversionRecoveryTR(np.asarray(tr_ms, dtype=float))
+    return MODELS[task]()
