@@ -52,13 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("-o", "--output", required=True, help="output prefix, e.g. out/sub-01_ses-1")
 
     bench = sub.add_parser("bench", help="benchmarks that print ratios against a reference run alongside")
-    bench.add_argument("what", choices=["mle", "nets", "quality"])
+    bench.add_argument("what", choices=["mle", "nets", "quality", "protocols"])
     bench.add_argument("--snr", type=float, help="mle: default 30; quality: default 10")
     bench.add_argument("--reference-voxels", type=int, default=300,
                        help="voxels fitted by the per-voxel scipy reference (its time is extrapolated)")
     bench.add_argument("--repeats", type=int,
                        help="mle: noise realisations per SNR (5); nets: timed runs per measurement (5); "
-                            "quality: noise realisations per subject (10)")
+                            "quality: noise realisations per subject (10); protocols: realisations of the "
+                            "sigma comparison (4)")
     bench.add_argument("--seed", type=int,
                        help="default 0; quality: config.yaml's seed (subject 0 = the pipeline's test slice)")
     bench.add_argument("--rim", type=Path, help="quality: RIM checkpoint (e.g. results/models/rim/t1-31.pt)")
@@ -98,6 +99,8 @@ def _bench(args: argparse.Namespace) -> None:
                                 repeats=args.repeats or 5, seed=args.seed or 0)
     elif args.what == "nets":
         benchmark.nets_benchmark(repeats=args.repeats or 5, seed=args.seed or 0)
+    elif args.what == "protocols":
+        benchmark.protocols_benchmark(repeats=args.repeats or 4, seed=args.seed or 0)
     else:
         weights = {m: str(p) for m, p in (("rim", args.rim), ("resnet", args.resnet)) if p is not None}
         if not weights:
