@@ -140,11 +140,17 @@ class Rician(NoiseModel):
         var = _sigma_view(sigma, f) ** 2
         return (signal - f) ** 2 / (2.0 * var) - torch.log(torch.special.i0e(signal * f / var))
 
-    def score(self, g: torch.Tensor, signal: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+    @staticmethod
+    def _bessel_terms(g: torch.Tensor, signal: torch.Tensor, sigma: torch.Tensor | float
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``|g|``, sigma^2, ``z = S |g| / sigma^2`` (floored at 1e-6: ``R / z -> 1/2``) and ``R = I1(z) / I0(z)``."""
         f = g.abs()
         var = _sigma_view(sigma, f) ** 2
-        z = signal * f / var
-        ratio = torch.special.i1e(z) / torch.special.i0e(z)
+        z = (signal * f / var).clamp_min(1e-6)
+        return f, var, z, torch.special.i1e(z) / torch.special.i0e(z)
+
+    def score(self, g: torch.Tensor, signal: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+        f, var, _, ratio = self._bessel_terms(g, signal, sigma)
         return torch.sign(g) * (f - signal * ratio) / var
 
     def fisher(self, g: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
@@ -163,10 +169,7 @@ class Rician(NoiseModel):
         Near the optimum the observed curvature makes the steps Newton's (Fisher scoring alone converges
         slowly where the noise floor bends the likelihood); it can be negative far from it, hence the floor.
         """
-        f = g.abs()
-        var = _sigma_view(sigma, f) ** 2
-        z = (signal * f / var).clamp_min(1e-6)  # R / z -> 1/2 as z -> 0
-        ratio = torch.special.i1e(z) / torch.special.i0e(z)
+        f, var, z, ratio = self._bessel_terms(g, signal, sigma)
         score = torch.sign(g) * (f - signal * ratio) / var
         observed = (1 - signal * signal / var * (1 - ratio / z - ratio * ratio)) / var
         return score, torch.maximum(observed, 0.1 * self.fisher(g, sigma))
