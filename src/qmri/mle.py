@@ -273,8 +273,8 @@ def levenberg_marquardt(problem: _Problem, kappa: torch.Tensor, settings: MLESet
     parameter of any voxel moved by more than ``settings.tol`` times its Cramer-Rao SD, i.e. the
     remaining steps are far below what the noise lets the data determine. Without a prior the voxels
     are independent, so each stops on its own: once its Newton decrement (the undamped step's length
-    in noise SDs) is under tol, or after three steps under tol CRLB SDs rejected or stopped by a
-    bound; later iterations only
+    in noise SDs) is under tol, or after three steps under tol CRLB SDs that were rejected, stopped by
+    a bound or lowered F by less than tol^2 / 2; later iterations only
     compute the voxels still moving (an active set: most converge in a few iterations, a few
     need tens).
     """
@@ -316,11 +316,14 @@ def levenberg_marquardt(problem: _Problem, kappa: torch.Tensor, settings: MLESet
         else:
             kappa[idx], data[idx], local[idx], mu[idx], nu[idx] = mixed, mixed_data, mixed_local, mu0, nu0
             # quiet: the undamped step is negligible (its Newton decrement, in noise SDs), or a negligible
-            # step was rejected (no progress left at that scale, e.g. on the kink of the modulus) or
-            # stopped by a bound; an accepted short step under heavy damping is still on its way
+            # step was rejected (no progress left at that scale, e.g. on the kink of the modulus), stopped
+            # by a bound, or gained nothing (a flat valley of a voxel without signal); an accepted short
+            # step under heavy damping that still lowers F is on its way
             tiny = ((trial - k0).abs() / crlb).nan_to_num(0.0).amax(dim=1) <= settings.tol  # bounds applied
             clamped = (trial != k0 + step).any(dim=1)  # the step leaves the box: Newton's decrement ignores that
-            stuck = tiny & (~better | clamped)
+            # a decrease of F under tol^2 / 2 changes the likelihood ratio by a factor under 1.0001
+            flat = (local0 - mixed_local) < 0.5 * settings.tol**2
+            stuck = tiny & (~better | clamped | flat)
             # a small decrement bounds the distance left to the minimum: one suffices
             quiet[idx] = torch.where(decrement.nan_to_num(0.0) <= settings.tol, 3, torch.where(stuck, quiet[idx] + 1, 0))
         history.append(local.sum().item())
