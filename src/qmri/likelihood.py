@@ -39,6 +39,13 @@ def _sigma_view(sigma: torch.Tensor | float, ref: torch.Tensor) -> torch.Tensor:
     return sigma
 
 
+def _inv_var(sigma: torch.Tensor | float, ref: torch.Tensor) -> torch.Tensor | float:
+    """Return ``1 / sigma^2``: a float for a scalar sigma (a multiply, the fast path), else shaped like ``_sigma_view``."""
+    if isinstance(sigma, (int, float)):
+        return 1.0 / float(sigma) ** 2
+    return 1.0 / _sigma_view(sigma, ref) ** 2
+
+
 class NoiseModel(ABC):
     """The distribution of a measured image given the signal ``g`` before the modulus."""
 
@@ -81,17 +88,16 @@ class Gaussian(NoiseModel):
 
     def nll(self, g: torch.Tensor, signal: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
         r = signal - self._model(g)
-        return r * r / (2.0 * _sigma_view(sigma, r) ** 2)
+        return r * r * (0.5 * _inv_var(sigma, r))
 
     def score(self, g: torch.Tensor, signal: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
         # magnitude: d|g|/dg = sign(g), the subgradient 0 at g = 0 as autograd's
         misfit = g - signal if self.signed else g - signal * torch.sign(g)
-        return misfit / _sigma_view(sigma, g) ** 2
+        return misfit * _inv_var(sigma, g)
 
     def fisher(self, g: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor | float:
-        if isinstance(sigma, float):
-            return 1.0 / sigma**2
-        return torch.ones_like(g) / _sigma_view(sigma, g) ** 2
+        inv_var = _inv_var(sigma, g)
+        return inv_var if isinstance(inv_var, float) else torch.ones_like(g) * inv_var
 
     def expected(self, g: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
         return self._model(g)
