@@ -56,3 +56,21 @@ def test_quality_benchmark_without_weights_or_subjects_is_a_one_line_error(capsy
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["qmri: error: bench quality needs --rim and/or --resnet checkpoints",
                      "qmri: error: bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)"]
+
+
+def test_protocols_benchmark_prints_each_target_next_to_its_baseline(capsys):
+    import re
+
+    from qmri.benchmark import protocols_benchmark
+
+    protocols_benchmark(repeats=2, rician_repeats=2)
+    out = capsys.readouterr().out
+    ratios = [float(r) for r in re.findall(r"ratio (\d+\.\d+), target <= 1.2", out)]
+    assert len(ratios) == 2 and max(ratios) <= 1.2
+    assert float(re.search(r"median \|difference\| (\d+\.\d+)% \(target < 5 %\)", out).group(1)) < 5
+    mapped = [float(m) for m in re.findall(r"mapped (\d+\.\d+)% of the object", out)]
+    assert len(mapped) == 2 and min(mapped) >= 99
+    # two realisations: |RB| is mostly noise (CV 23 % per pixel), the signed median RB over the brain is not
+    rb = {name: float(v) for name, v in re.findall(r"(gaussian|rician)\s*: RB\s*([+-]\d+\.\d+) %", out)}
+    assert rb["gaussian"] > 15 and abs(rb["rician"]) < 5
+    assert "time ratio Rician / Gaussian" in out

@@ -1,7 +1,6 @@
 """Protocols real scanners run: variable TR, signed images, Rician noise floor, fit quality, undetermined T1."""
 
 import json
-import math
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 
 from qmri import mle
+from qmri.benchmark import rician, sphere_slice
 from qmri.fitquality import determinable_range, fit_quality, undetermined_warning
 from qmri.likelihood import Gaussian, Rician
 from qmri.mapping import auto_mask, background_sigma, map_series
@@ -27,21 +27,6 @@ ECHOES = np.array([10.0, 20, 40, 80, 120, 160, 240, 320])
 
 def run_qmri(*args):
     return subprocess.run([sys.executable, "-m", "qmri", *map(str, args)], capture_output=True, text=True, timeout=300)
-
-
-def sphere_slice(t1_values, size=64, radius=8, b=1.9):
-    """A slice of discs of T1 (ms), A = 1 inside, a smooth B; returns kappa (1, 3, H, W) and the object mask."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    t1 = np.full((size, size), 1000.0)
-    a = np.zeros((size, size))
-    side = math.ceil(math.sqrt(len(t1_values)))
-    step = size // side
-    for k, value in enumerate(t1_values):
-        cy, cx = step // 2 + step * (k // side), step // 2 + step * (k % side)
-        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < radius**2
-        t1[disc], a[disc] = value, 1.0
-    b_map = b + 0.05 * np.sin(np.pi * yy / size) * np.cos(np.pi * xx / size)
-    return torch.from_numpy(np.stack([a, b_map, t1])[None]), a > 0
 
 
 def as_series(images, tau, tr=None, signed=False):
@@ -209,8 +194,7 @@ def rician_t2(generator, snr=8.0, size=40):
     kappa[0, 0][inner] = 0.65
     clean = T2Decay().forward(kappa, torch.from_numpy(ECHOES))
     sigma = 0.65 / snr
-    noise = torch.randn((2, *clean.shape), generator=generator, dtype=torch.float64) * sigma
-    return torch.sqrt((clean + noise[0]) ** 2 + noise[1] ** 2), inner, sigma
+    return rician(clean, sigma, generator), inner, sigma
 
 
 def test_background_sigma_of_a_rayleigh_background(generator):
