@@ -60,17 +60,47 @@ class Maps:
 
 
 def auto_mask(data: np.ndarray) -> np.ndarray:
-    """Return voxels whose maximum |value| over the series exceeds 5 % of the 99th percentile of that maximum.
+    """Return voxels whose maximum |value| over the series exceeds both 5 % of the 99th percentile of that
+    maximum and the noise floor (``noise_floor``).
 
     Excludes air, where noise follows no relaxation curve and would only cost time. Absolute values,
-    so that the negative early images of a signed inversion-recovery series count as signal.
+    so that the negative early images of a signed inversion-recovery series count as signal. At low SNR
+    the noise maxima of air exceed 5 % of the bright signal; the noise floor then keeps them out.
     """
     finite_data = np.where(np.isfinite(data), np.abs(data), -np.inf)
     mip = np.max(finite_data, axis=-1)
     finite = np.isfinite(mip)
     if not finite.any():
         raise QmriError("the input holds no finite voxel")
-    return finite & (mip > 0.05 * np.percentile(mip[finite], 99))
+    return finite & (mip > max(0.05 * np.percentile(mip[finite], 99), noise_floor(data)))
+
+
+#: share of darkest voxels (by mean over the series) taken as air, and the accepted range of their
+#: coefficient of variation around the Rayleigh value sqrt(4 / pi - 1) = 0.52
+AIR_SHARE, AIR_CV = 0.2, (0.42, 0.62)
+
+
+def noise_floor(data: np.ndarray) -> float:
+    """Return the value that the series maximum of a pure-noise magnitude voxel exceeds with probability 1e-3, or 0.
+
+    The darkest ``AIR_SHARE`` of the voxels (by their mean over the even images) are taken as air when
+    their values in the odd images look Rayleigh distributed (coefficient of variation within ``AIR_CV``); their median gives
+    sigma (median / sqrt(2 ln 2)), and the max of N Rayleigh values stays below
+    ``sigma sqrt(-2 ln(1 - 0.999^(1/N)))`` with probability 0.999. 0 when the dark voxels are not noise
+    (an object filling the field of view, a zero-filled background, signed images).
+    """
+    flat = data.reshape(-1, data.shape[-1])
+    flat = flat[np.isfinite(flat).all(axis=1)]
+    if len(flat) < 100 or flat.shape[1] < 2 or (flat < 0).any():
+        return 0.0
+    # chosen on the even images, measured on the odd ones: the values are not biased low by the choice
+    chooser = flat[:, 0::2].mean(axis=1)
+    dark = flat[chooser <= np.quantile(chooser, AIR_SHARE), 1::2].ravel()
+    mean = dark.mean()
+    if not mean > 0 or not AIR_CV[0] <= dark.std() / mean <= AIR_CV[1]:
+        return 0.0
+    sigma = np.median(dark) / math.sqrt(2 * math.log(2))
+    return float(sigma * math.sqrt(-2 * math.log(1 - 0.999 ** (1 / data.shape[-1]))))
 
 
 def background_sigma(data: np.ndarray, mask: np.ndarray) -> float | None:
