@@ -34,14 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--task", choices=["t1", "t2"], required=True)
     fit.add_argument("--method", choices=["mle", "rim", "resnet"], default="mle")
     fit.add_argument("--weights", type=Path, help="network checkpoint (rim, resnet)")
-    fit.add_argument("--mask", type=Path, help="NIfTI mask (x, y, z); default: voxels above 5%% of the bright signal")
+    fit.add_argument("--mask", type=Path, help="NIfTI mask (x, y, z); default: voxels above 5%% of the bright signal and the "
+                                                  "noise floor of air")
     fit.add_argument("--tau", type=_tau_list, help="inversion / preparation times in ms, e.g. 139,166,193")
     fit.add_argument("--tr", type=_tau_list,
                      help="repetition time(s) in ms, one for all images or one per image (default: from the "
                           "sidecar or DICOM headers); a TR that varies selects the TR-aware T1 model")
     fit.add_argument("--signal", choices=["auto", "magnitude", "signed"], default="auto",
                      help="auto: signed (real, phase-sensitive) images fitted without the modulus when "
-                          "ImageType or negative values say so; magnitude: fit |images|")
+                          "ImageType or mostly negative images say so; magnitude: fit |images|")
     fit.add_argument("--noise", choices=["gaussian", "rician"], default="gaussian",
                      help="MLE likelihood; rician models the noise floor of magnitude images at low SNR")
     fit.add_argument("--sigma", type=float,
