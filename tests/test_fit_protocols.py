@@ -216,6 +216,12 @@ def test_auto_mask_keeps_noise_only_air_out_at_low_snr(generator):
     mask = auto_mask(data)[:, :, 0]
     assert mask[inner.numpy()].all() and mask[~inner.numpy()].mean() < 0.01
     assert noise_floor(np.abs(data) + 10.0) == 0.0  # no Rayleigh-like dark voxels: the 5 % rule alone
+    # tissue filling the field of view: its darkest voxels relax over the series, they are not noise
+    kappa, _ = sphere_slice(np.geomspace(100, 2500, 9))
+    kappa[0, 0] = 1.0
+    tissue = InversionRecovery().forward(kappa, torch.from_numpy(TI_NIST)) + 0.02 * torch.randn(
+        (1, len(TI_NIST), 64, 64), generator=generator, dtype=torch.float64)
+    assert noise_floor(tissue[0].abs().numpy().transpose(1, 2, 0)[:, :, None, :]) == 0.0
 
 
 def test_rician_fit_removes_the_noise_floor_bias(generator):
