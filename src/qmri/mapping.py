@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import stats
 from tqdm import tqdm
 
 from qmri import __version__
@@ -75,18 +76,18 @@ def auto_mask(data: np.ndarray) -> np.ndarray:
     return finite & (mip > max(0.05 * np.percentile(mip[finite], 99), noise_floor(data)))
 
 
-#: share of darkest voxels taken as air, the fewest of them that count, the accepted range of their
-#: coefficient of variation around the Rayleigh value sqrt(4 / pi - 1) = 0.52, and the largest SD of
-#: their mean across images relative to the overall mean (noise has no time course)
-AIR_SHARE, AIR_MIN_VOXELS, AIR_CV, AIR_FLAT = 0.2, 100, (0.42, 0.62), 0.1
+#: share of darkest voxels taken as air, the fewest of them that count, the largest SD of their mean
+#: across images relative to the overall mean (noise has no time course), and the largest
+#: Kolmogorov-Smirnov distance of their values from the Rayleigh distribution of their median
+AIR_SHARE, AIR_MIN_VOXELS, AIR_FLAT, AIR_KS = 0.2, 100, 0.1, 0.05
 
 
 def noise_floor(data: np.ndarray) -> float:
     """Return the value that the series maximum of a pure-noise magnitude voxel exceeds with probability 1e-3, or 0.
 
     The darkest ``AIR_SHARE`` of the voxels (by their mean over the even images) are taken as air when
-    their values in the odd images look Rayleigh distributed (coefficient of variation within ``AIR_CV``)
-    with no time course (mean per image within ``AIR_FLAT`` of the overall mean); their median gives
+    their values in the odd images have no time course (mean per image within ``AIR_FLAT`` of the
+    overall mean) and are Rayleigh distributed (Kolmogorov-Smirnov distance under ``AIR_KS``); their median gives
     sigma (median / sqrt(2 ln 2)), and the max of N Rayleigh values stays below
     ``sigma sqrt(-2 ln(1 - 0.999^(1/N)))`` with probability 0.999. 0 when the dark voxels are not noise
     (an object filling the field of view, a zero-filled background, signed images).
@@ -99,11 +100,11 @@ def noise_floor(data: np.ndarray) -> float:
     chooser = flat[:, 0::2].mean(axis=1)
     dark = flat[chooser <= np.quantile(chooser, AIR_SHARE), 1::2]  # shape (voxels, odd images)
     mean, per_image = dark.mean(), dark.mean(axis=0)
-    if len(dark) < AIR_MIN_VOXELS or not mean > 0 or not AIR_CV[0] <= dark.std() / mean <= AIR_CV[1]:
-        return 0.0
-    if per_image.std() > AIR_FLAT * mean:  # the dark voxels relax or decay: tissue, not noise
-        return 0.0
+    if len(dark) < AIR_MIN_VOXELS or not mean > 0 or per_image.std() > AIR_FLAT * mean:
+        return 0.0  # too few, or they relax or decay: tissue, not noise
     sigma = np.median(dark) / math.sqrt(2 * math.log(2))
+    if stats.kstest(dark.ravel(), stats.rayleigh(scale=sigma).cdf).statistic > AIR_KS:
+        return 0.0
     return float(sigma * math.sqrt(-2 * math.log(1 - 0.999 ** (1 / data.shape[-1]))))
 
 
