@@ -216,6 +216,8 @@ def test_auto_mask_keeps_noise_only_air_out_at_low_snr(generator):
     mask = auto_mask(data)[:, :, 0]
     assert mask[inner.numpy()].all() and mask[~inner.numpy()].mean() < 0.01
     assert noise_floor(np.abs(data) + 10.0) == 0.0  # no Rayleigh-like dark voxels: the 5 % rule alone
+    flat_but_not_rayleigh = np.random.default_rng(0).uniform(100, 1000, (20, 18, 2, 31))
+    assert noise_floor(flat_but_not_rayleigh) == 0.0
     # tissue filling the field of view: its darkest voxels relax over the series, they are not noise
     kappa, _ = sphere_slice(np.geomspace(100, 2500, 9))
     kappa[0, 0] = 1.0
