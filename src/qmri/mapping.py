@@ -59,6 +59,11 @@ class Maps:
     noise: NoiseModel = field(default_factory=Gaussian)
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def equation(self) -> str:
+        """The fitted signal equation: with the modulus for magnitude images, without for signed ones."""
+        return self.model.equation if self.noise.signed else f"|{self.model.equation}|"
+
 
 def auto_mask(data: np.ndarray) -> np.ndarray:
     """Return voxels whose maximum |value| over the series exceeds both 5 % of the 99th percentile of that
@@ -92,17 +97,19 @@ def noise_floor(data: np.ndarray) -> float:
     ``sigma sqrt(-2 ln(1 - 0.999^(1/N)))`` with probability 0.999. 0 when the dark voxels are not noise
     (an object filling the field of view, a zero-filled background, signed images).
     """
-    flat = data.reshape(-1, data.shape[-1])
-    flat = flat[np.isfinite(flat).all(axis=1)]
+    flat = data.reshape(-1, data.shape[-1])  # a view: large volumes are not copied
     if flat.shape[1] < 2 or (flat < 0).any():
         return 0.0
     # chosen on the even images, measured on the odd ones: the values are not biased low by the choice
-    chooser = flat[:, 0::2].mean(axis=1)
-    dark = flat[chooser <= np.quantile(chooser, AIR_SHARE), 1::2]  # shape (voxels, odd images)
+    chooser = flat[:, 0::2].mean(axis=1)  # NaN where a voxel has a non-finite value
+    finite = np.isfinite(chooser) & np.isfinite(flat[:, 1::2]).all(axis=1)
+    if not finite.any():
+        return 0.0
+    dark = flat[finite & (chooser <= np.quantile(chooser[finite], AIR_SHARE)), 1::2]  # (voxels, odd images)
     mean, per_image = dark.mean(), dark.mean(axis=0)
     if len(dark) < AIR_MIN_VOXELS or not mean > 0 or per_image.std() > AIR_FLAT * mean:
         return 0.0  # too few, or they relax or decay: tissue, not noise
-    sigma = np.median(dark) / math.sqrt(2 * math.log(2))
+    sigma = rayleigh_sigma(dark)
     if stats.kstest(dark.ravel(), stats.rayleigh(scale=sigma).cdf).statistic > AIR_KS:
         return 0.0
     return float(sigma * math.sqrt(-2 * math.log(1 - 0.999 ** (1 / data.shape[-1]))))
@@ -111,8 +118,7 @@ def noise_floor(data: np.ndarray) -> float:
 def background_sigma(data: np.ndarray, mask: np.ndarray) -> float | None:
     """Return the noise SD from the magnitude background (every image of the voxels outside ``mask``), or None.
 
-    Pure noise in a magnitude image is Rayleigh distributed, whose median is ``sigma sqrt(2 ln 2)``;
-    the median resists ghosts and the odd object voxel outside the mask. None when fewer than
+    Pure noise in a magnitude image is Rayleigh distributed (``rayleigh_sigma``); the median resists ghosts and the odd object voxel outside the mask. None when fewer than
     ``BACKGROUND_MIN_VALUES`` values lie outside the mask or most are exactly zero (a zero-filled
     background).
     """
@@ -120,6 +126,11 @@ def background_sigma(data: np.ndarray, mask: np.ndarray) -> float | None:
     values = values[np.isfinite(values)]
     if values.size < BACKGROUND_MIN_VALUES or np.mean(values != 0) < BACKGROUND_MIN_NONZERO:
         return None
+    return rayleigh_sigma(values)
+
+
+def rayleigh_sigma(values: np.ndarray) -> float:
+    """Return the scale sigma of Rayleigh-distributed ``values`` (pure magnitude noise): median / sqrt(2 ln 2)."""
     return float(np.median(values) / math.sqrt(2 * math.log(2)))
 
 
@@ -240,11 +251,10 @@ def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None 
 
     model = maps.model
     field_name = TAU_FIELDS[model.task][0]
-    equation = model.equation if maps.noise.signed else f"|{model.equation}|"
     common = {
         "EstimationMethod": {"mle": f"regularised maximum likelihood ({maps.noise.name} noise)",
                              "rim": "recurrent inference machine", "resnet": "residual network"}[maps.method],
-        "SignalModel": equation,
+        "SignalModel": maps.equation,
         field_name: [round(t / 1000.0, 9) for t in maps.tau_ms.tolist()],
         "NoiseSigma": maps.sigma,
         "NoiseSigmaMethod": maps.sigma_method,
@@ -284,8 +294,7 @@ def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None 
 
 def describe(maps: Maps) -> str:
     """Return a one-paragraph summary of the fitted maps for the terminal."""
-    equation = maps.model.equation if maps.noise.signed else f"|{maps.model.equation}|"
-    lines = [f"model {equation}, {maps.method} ({maps.noise.name} noise)",
+    lines = [f"model {maps.equation}, {maps.method} ({maps.noise.name} noise)",
              f"sigma = {maps.sigma:.4g} ({maps.sigma_method})"]
     for q, name in enumerate(maps.model.param_names):
         values = maps.kappa[..., q][np.isfinite(maps.kappa[..., q])]

@@ -72,9 +72,11 @@ def looks_signed(data: np.ndarray) -> bool:
     never of magnitude images (a simulated magnitude series with Gaussian noise has a few negative
     values near the signal null, all faint).
     """
+    if not (data < 0).any():  # magnitude images: no copy of the series
+        return False
     flat = data.reshape(-1, data.shape[-1])
     flat = flat[np.isfinite(flat).all(axis=1)]
-    if flat.size == 0 or not (flat < 0).any():
+    if flat.size == 0:
         return False
     bright = np.abs(flat) > 0.1 * np.percentile(np.abs(flat), 99)
     negative = ((flat < 0) & bright).sum(axis=0)
