@@ -1,46 +1,32 @@
 """``qmri bench quality``: the networks' quality target, scored against the MLE on unseen subjects."""
 
-from pathlib import Path
 
 import numpy as np
-import yaml
-from test_nets import toy_trainset
+import pytest
 
-from qmri import simulate
-from qmri.benchmark import CONFIG_SEED, held_out_brain, quality_benchmark
-from qmri.brains import BrainModel, mni152_labels, split_slab
+from helpers import REPO, toy_trainset
 from qmri.cli import main
-from qmri.montecarlo import Truth
-from qmri.protocols import IV_T1
-from qmri.signal import InversionRecovery
-from qmri.tissues import BRAIN_LABELS
-from qmri.train import TrainSettings, train
+from qmri.paper.benchmark import quality_benchmark
+from qmri.paper.study import Study
+from qmri.paper.tissues import BRAIN_LABELS
+from qmri.paper.train import TrainSettings, train
 
 
-def test_subject_zero_is_the_pipelines_test_slice():
-    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
-    labels, affine = mni152_labels()
-    train_slices, test_slices = split_slab(labels, affine, config["brains"]["mni152"]["test_slab_mm"],
-                                           config["brains"]["mni152"]["gap_mm"])
-    brain = BrainModel("mni152", labels, affine, train_slices, test_slices)
-    expected_labels, expected_kappa = simulate.test_slice(brain, simulate.settings_from_config(config["trainset"]),
-                                                          config["seed"], **config["simulation"])
-    bench = Truth.test_slice(held_out_brain(), InversionRecovery(), simulate.TrainsetSettings(), CONFIG_SEED)
-    assert np.array_equal(bench.labels, expected_labels)
-    assert np.allclose(bench.kappa, simulate.task_kappa(expected_kappa[None], InversionRecovery())[0])
-
-
+@pytest.mark.slow
 def test_quality_benchmark_scores_each_method_on_the_same_subjects(tmp_path, rng, capsys):
     # a RIM whose weights barely moved from the zero output layer returns the initial estimate, T1 = 1000 ms
     settings = TrainSettings(iterations=1, batch_size=2, rim_steps=2, rim_features=4, learning_rate=1e-12,
                              precision="float32")
-    train("rim", "t1-31", "t1", list(IV_T1), toy_trainset(rng, p=4), settings, 0, tmp_path / "rim.pt",
+    tau = Study.load(REPO / "config.yaml").protocol("t1-31").tau_ms
+    train("rim", "t1-31", "t1", tau, toy_trainset(rng, p=4), settings, 0, tmp_path / "rim.pt",
           tmp_path / "rim.csv", progress=False)
-    assert main(["bench", "quality", "--rim", str(tmp_path / "rim.pt"), "--subjects", "1", "--repeats", "2"]) == 0
+    assert main(["bench", "quality", "--rim", str(tmp_path / "rim.pt"), "--subjects", "1", "--repeats", "2",
+                 "--config", str(REPO / "config.yaml")]) == 0
     assert "subject 0: RIM CV" in capsys.readouterr().out
-    table = quality_benchmark({"rim": str(tmp_path / "rim.pt")}, subjects=1, snr=10.0, repeats=2, seed=7)
+    study = Study.load(REPO / "config.yaml")
+    table = quality_benchmark(study, {"rim": str(tmp_path / "rim.pt")}, subjects=1, snr=10.0, repeats=2, seed=7)
     rows = table.set_index("method")
-    truth = Truth.test_slice(held_out_brain(), InversionRecovery(), simulate.TrainsetSettings(), 7)
+    truth = study.test_truth(study.mni152_brain(), "t1", 7)
     t1 = truth.kappa[2][np.isin(truth.labels, BRAIN_LABELS)]
     assert abs(rows.loc["rim", "abs_rb"] - np.median(np.abs(1000.0 / t1 - 1)) * 100) < 1e-3
     assert rows.loc["rim", "cv"] < 1e-6  # the same map whatever the noise
@@ -58,12 +44,13 @@ def test_quality_benchmark_without_weights_or_subjects_is_a_one_line_error(capsy
                      "qmri: error: bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)"]
 
 
+@pytest.mark.slow
 def test_protocols_benchmark_prints_each_target_next_to_its_baseline(capsys):
     import re
 
-    from qmri.benchmark import protocols_benchmark
+    from qmri.paper.benchmark import protocols_benchmark
 
-    protocols_benchmark(repeats=2, rician_repeats=2)
+    protocols_benchmark(Study.load(REPO / "config.yaml"), repeats=2, rician_repeats=2)
     out = capsys.readouterr().out
     ratios = [float(r) for r in re.findall(r"ratio (\d+\.\d+), target <= 1.2", out)]
     assert len(ratios) == 2 and max(ratios) <= 1.2

@@ -3,11 +3,11 @@ import pytest
 import torch
 from scipy import ndimage
 
-from qmri import tissues as T
-from qmri.blurriness import LINE_PX, RING_PX, SEPARATION_PX, STRUCTURES, blurriness, place_structures, regions
-from qmri.estimators import mle_estimator
-from qmri.montecarlo import Truth
-from qmri.signal import InversionRecovery
+from qmri.estimators.methods import mle_estimator
+from qmri.paper import tissues as T
+from qmri.paper.blurriness import LINE_PX, RING_PX, SEPARATION_PX, STRUCTURES, blurriness, place_structures, regions
+from qmri.paper.simulate import Truth
+from qmri.physics.signal import InversionRecovery
 
 TAU = [100.0, 200.0, 350.0, 500.0, 700.0, 900.0, 1200.0, 1600.0]
 

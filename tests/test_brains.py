@@ -3,15 +3,23 @@ import hashlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import brainweb_dl._brainweb as bw
 import numpy as np
 import pytest
 from scipy import ndimage
 
-import brainweb_dl._brainweb as bw
-from qmri import tissues as T
-from qmri.brains import (HEAD_SHELL_MM, BrainModel, brainweb_labels, build_brain_model, load_brain_model,
-                         mni152_labels, save_brain_model, split_slab)
 from qmri.errors import QmriError
+from qmri.paper import tissues as T
+from qmri.paper.brains import (
+    HEAD_SHELL_MM,
+    BrainModel,
+    brainweb_labels,
+    build_brain_model,
+    load_brain_model,
+    mni152_labels,
+    save_brain_model,
+    split_slab,
+)
 
 
 @pytest.fixture(scope="module")

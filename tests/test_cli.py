@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from qmri.protocols import IV_T1, T2_PREP
-from qmri.signal import InversionRecovery, T2Decay
+from helpers import IV_T1, T2_PREP
+from qmri.physics.signal import InversionRecovery, T2Decay
 
 
 def run_qmri(*args, cwd=None):

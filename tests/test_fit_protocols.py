@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from qmri import mle
-from qmri.benchmark import rician, sphere_slice
-from qmri.fitquality import determinable_range, fit_quality, undetermined_warning
-from qmri.likelihood import Gaussian, Rician
-from qmri.mapping import auto_mask, background_sigma, map_series, noise_floor
-from qmri.scans import Series, load_series, looks_signed
-from qmri.signal import InversionRecovery, InversionRecoveryTR, T2Decay, model_for_task
+from qmri.data.masks import auto_mask, background_sigma, noise_floor
+from qmri.data.scans import Series, load_series, looks_signed
+from qmri.estimators import mle
+from qmri.estimators.fitquality import determinable_range, fit_quality, undetermined_warning
+from qmri.estimators.mapping import map_series
+from qmri.paper.benchmark import rician, sphere_slice
+from qmri.physics.likelihood import Gaussian, Rician
+from qmri.physics.signal import InversionRecovery, InversionRecoveryTR, T2Decay, model_for_task
 
 #: a Siemens-like inversion-recovery series that lengthens TR with TI (ms)
 TI_VAR = np.array([50.0, 100, 200, 400, 600, 800])

@@ -1,34 +1,15 @@
 """Real repeated volunteer scans: loading one slice of each scan, masks, mapping and clear errors."""
 
-import json
 
-import nibabel as nib
 import numpy as np
 import pytest
-import torch
 
+from helpers import T2_PREP, phantom_t2, write_scan
 from qmri.errors import QmriError
-from qmri.estimators import mle_estimator
-from qmri.invivo import map_real, median_cv, real_scans
-from qmri.signal import T2Decay
+from qmri.estimators.methods import mle_estimator
+from qmri.paper.invivo import map_real, median_cv, real_scans
 
-TAU = [10.0, 20.0, 40.0, 80.0, 160.0, 320.0]
-
-
-def write_scan(path, t2_ms: np.ndarray, sigma: float, rng, tau=TAU) -> str:
-    """A 4D NIfTI (X, Y, Z, N) of a T2 decay with Gaussian noise, and its BIDS sidecar (EchoTime in s)."""
-    kappa = torch.from_numpy(np.stack([np.where(t2_ms > 0, 100.0, 0.0), np.maximum(t2_ms, 1.0)]))
-    clean = T2Decay().forward(kappa.permute(3, 0, 1, 2), torch.tensor(tau, dtype=torch.float64))  # (Z, N, X, Y)
-    data = clean.permute(2, 3, 0, 1).numpy() + sigma * rng.standard_normal((*t2_ms.shape, len(tau)))
-    nib.save(nib.Nifti1Image(data.astype(np.float32), np.eye(4)), path)
-    path.with_name(path.name.replace(".nii.gz", ".json")).write_text(json.dumps({"EchoTime": [t / 1000 for t in tau]}))
-    return str(path)
-
-
-def phantom_t2(shape=(24, 20, 3)) -> np.ndarray:
-    x, y = np.mgrid[:shape[0], :shape[1]]
-    disc = np.hypot(x - 11.5, y - 9.5) < 8
-    return np.repeat(np.where(disc, 60.0 + 2.0 * x, 0.0)[:, :, None], shape[2], axis=2)
+TAU = T2_PREP
 
 
 def test_real_scans_map_and_give_the_cv_the_noise_predicts(tmp_path, rng):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from qmri.data.io import atomic_path, load_arrays, load_nifti, read_json, save_arrays, save_nifti, write_json
 from qmri.errors import QmriError
-from qmri.io import atomic_path, load_arrays, load_nifti, read_json, save_arrays, save_nifti, write_json
 
 
 def test_nifti_round_trip(tmp_path, rng):

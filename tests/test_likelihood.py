@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import TAU_T1, TAU_T2, random_kappa
 from qmri.errors import QmriError
-from qmri.likelihood import Gaussian, Likelihood, Rician, noise_model
-from qmri.signal import InversionRecovery, T2Decay
-
-from test_signal import TAU_T1, TAU_T2, random_kappa
+from qmri.physics.likelihood import Gaussian, Likelihood, Rician, noise_model
+from qmri.physics.signal import InversionRecovery, T2Decay
 
 NOISES = [Gaussian(), Gaussian(signed=True), Rician()]
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from qmri.metrics import coefficient_of_variation, relative_bias
+from qmri.paper.metrics import coefficient_of_variation, relative_bias
 
 
 def test_relative_bias_and_cv_match_a_slow_reference(rng):

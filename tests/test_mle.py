@@ -5,9 +5,9 @@ import pytest
 import torch
 from scipy import ndimage
 
-from qmri import mle
 from qmri.errors import QmriError
-from qmri.signal import InversionRecovery, T2Decay
+from qmri.estimators import mle
+from qmri.physics.signal import InversionRecovery, T2Decay
 
 TAU_T1 = torch.tensor([139, 166, 193, 219, 246, 272, 299, 325, 352, 379, 405, 432, 458, 485, 511, 538, 565, 591,
                        618, 644, 671, 697, 724, 751, 777, 804, 838, 857, 883, 915, 937], dtype=torch.float64)

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from qmri import tissues as T
-from qmri.estimators import mle_estimator
-from qmri.montecarlo import Truth, box_summary, noise_robustness, repeated_estimates, summarise
-from qmri.signal import InversionRecovery, T2Decay
+from qmri.estimators.methods import mle_estimator
+from qmri.paper import tissues as T
+from qmri.paper.montecarlo import box_summary, noise_robustness, repeated_estimates, summarise
+from qmri.paper.simulate import Truth
+from qmri.physics.signal import InversionRecovery, T2Decay
 
 TAU_T2 = [10.0, 20.0, 40.0, 80.0, 160.0, 320.0]
 

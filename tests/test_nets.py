@@ -4,29 +4,16 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import toy_trainset
 from qmri.errors import QmriError
-from qmri.nets import scaling
-from qmri.nets.resnet import BLOCK_WIDTHS, ResNet
-from qmri.nets.rim import RIM
-from qmri.signal import InversionRecovery, T2Decay
-from qmri.train import TrainSettings, load_model, predict, train
+from qmri.estimators.networks import scaling
+from qmri.estimators.networks.checkpoint import load_model, predict
+from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
+from qmri.estimators.networks.rim import RIM
+from qmri.paper.train import TrainSettings, train
+from qmri.physics.signal import InversionRecovery, T2Decay
 
 TAU = [139.0, 300.0, 520.0, 700.0, 937.0]
-
-
-def toy_trainset(rng, p=16, size=12):
-    """Ground-truth patches (A, B, T1, T2) with two tissues and a background border."""
-    labels = np.full((p, size, size), 2, np.uint8)
-    labels[:, :, size // 2:] = 3
-    labels[:, :2] = 0
-    kappa = np.zeros((p, 4, size, size), np.float32)
-    kappa[:, 0] = np.where(labels == 2, 0.85, 0.65)
-    kappa[:, 1] = rng.uniform(1.6, 2.0, (p, 1, 1))
-    kappa[:, 2] = np.where(labels == 2, 1400.0, 780.0)
-    kappa[:, 3] = np.where(labels == 2, 110.0, 80.0)
-    for c in (0, 2, 3):
-        kappa[:, c][labels == 0] = 0
-    return {"kappa": kappa, "sigma": rng.uniform(0.01, 0.1, p).astype(np.float32), "labels": labels}
 
 
 def test_rim_accepts_any_number_of_images_and_any_size(generator):
@@ -87,7 +74,7 @@ def test_rim_gradient_matches_autograd_in_network_units(generator):
 
 def test_rim_gradient_is_the_scaled_likelihood_gradient(generator):
     """The RIM input equals sigma^2 / N times the NLL gradient, in network units (chain rule)."""
-    from qmri.likelihood import Likelihood
+    from qmri.physics.likelihood import Likelihood
 
     model = InversionRecovery()
     tau = torch.tensor(TAU, dtype=torch.float64)
@@ -135,7 +122,7 @@ def test_resnet_with_another_n_is_a_clear_error(rng, tmp_path):
 
 
 def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monkeypatch):
-    import qmri.train as training
+    import qmri.paper.train as training
 
     trainset = toy_trainset(rng)
     settings = TrainSettings(iterations=6, batch_size=3, rim_steps=2, rim_features=8, checkpoint_every=3,
@@ -165,7 +152,7 @@ def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monk
 
 def test_bfloat16_rim_cell_infers_like_float32(generator):
     """The fast inference path (bfloat16 cell, float32 estimate) stays within bfloat16 rounding."""
-    from qmri.train import inference_precision
+    from qmri.estimators.networks.checkpoint import inference_precision
 
     model = InversionRecovery()
     rim = RIM(model).eval()

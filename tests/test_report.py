@@ -1,12 +1,12 @@
 import pandas as pd
 
-from qmri import report
+from qmri.paper import report
 
 SNRS = (3, 10, 100)
 
 
 def fake_montecarlo(cv: dict[str, tuple[float, ...]], rb_iqr: dict[str, float], parameters=("A", "B", "T1")):
-    """Rows as qmri.montecarlo.noise_robustness writes them, with chosen medians and spreads."""
+    """Rows as qmri.paper.montecarlo.noise_robustness writes them, with chosen medians and spreads."""
     rows = []
     for method, values in cv.items():
         for snr, v in zip(SNRS, values):
@@ -59,7 +59,8 @@ def test_timing_on_another_matrix_is_not_compared():
 def test_phantom_claims_read_the_array_from_the_sphere_names_not_the_dataset_name():
     import numpy as np
 
-    from qmri.phantom import nominal, sphere_table
+    from qmri.paper.phantom.analysis import sphere_table
+    from qmri.paper.phantom.reference import nominal
 
     def table(task, bias):  # estimates (C, Q, 14, K) off the nominal values by a per-method factor
         times = nominal(task)[1][None, None, :, None]

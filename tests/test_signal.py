@@ -1,24 +1,9 @@
 import pytest
 import torch
 
-from qmri.signal import InversionRecovery, T2Decay, model_for_task
+from helpers import TAU_T1, TAU_T2, random_kappa
 from qmri.errors import QmriError
-
-TAU_T1 = torch.tensor([139.0, 300.0, 611.0, 937.0], dtype=torch.float64)
-TAU_T2 = torch.tensor([10.0, 40.0, 160.0, 320.0], dtype=torch.float64)
-
-
-def random_kappa(model, generator, shape=(3, 37, 31)):
-    """Parameters in the brain's range, odd spatial sizes to catch shape bugs."""
-    u = torch.rand((shape[0], model.n_params, *shape[1:]), generator=generator, dtype=torch.float64)
-    if model.task == "t1":
-        lo = torch.tensor([0.3, 1.4, 300.0], dtype=torch.float64)
-        hi = torch.tensor([1.2, 2.0, 4000.0], dtype=torch.float64)
-    else:
-        lo = torch.tensor([0.3, 20.0], dtype=torch.float64)
-        hi = torch.tensor([1.2, 2000.0], dtype=torch.float64)
-    view = (1, -1, 1, 1)
-    return lo.view(view) + u * (hi - lo).view(view)
+from qmri.physics.signal import InversionRecovery, T2Decay, model_for_task
 
 
 def test_inversion_recovery_matches_closed_form():

@@ -2,11 +2,18 @@ import numpy as np
 import torch
 from scipy import stats
 
-from qmri import tissues as T
-from qmri.brains import BrainModel
-from qmri.simulate import (TrainsetSettings, draw_parameters, draw_patch_centres, sample_patch_labels,
-                           simulate_trainset, synthesise, task_kappa)
-from qmri.signal import InversionRecovery
+from qmri.paper import tissues as T
+from qmri.paper.brains import BrainModel
+from qmri.paper.simulate import (
+    TrainsetSettings,
+    draw_parameters,
+    draw_patch_centres,
+    sample_patch_labels,
+    simulate_trainset,
+    synthesise,
+    task_kappa,
+)
+from qmri.physics.signal import InversionRecovery
 
 
 def toy_model() -> BrainModel:

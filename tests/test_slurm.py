@@ -1,6 +1,5 @@
 """The smoke preset through profiles/slurm on a real single-node SLURM cluster (issue: scale out)."""
 
-import shutil
 import subprocess
 import sys
 
@@ -8,9 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from helpers import workflow_copy
 from slurm_cluster import Cluster, missing_requirements
-from test_pipeline import WORKFLOW_FILES
 
 #: the local run that the cluster's outputs are compared with: brains -> trainset -> two trainings -> Monte Carlo
 COMPARED = "results/figures/fig2_montecarlo_t1.png"
@@ -30,14 +28,6 @@ def cluster(tmp_path_factory):
         yield c
     finally:
         c.stop()
-
-
-def workflow_copy(root):
-    root.mkdir()
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
-    return root
 
 
 def run(workdir, env, target, *args):

@@ -62,17 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
                             "quality: noise realisations per subject (10); protocols: realisations of the "
                             "sigma comparison (4)")
     bench.add_argument("--seed", type=int,
-                       help="default 0; quality: config.yaml's seed (subject 0 = the pipeline's test slice)")
+                       help="default 0; quality: the config's seed (subject 0 = the pipeline's test slice)")
+    bench.add_argument("--config", type=Path, default=Path("config.yaml"),
+                       help="the study's config (protocols, seed, lambda_B, held-out slab; default ./config.yaml)")
     bench.add_argument("--rim", type=Path, help="quality: RIM checkpoint (e.g. results/models/rim/t1-31.pt)")
-    bench.add_argument("--resnet", type=Path, help="quality: ResNet checkpoint trained on the 31 IV_T1 TIs")
+    bench.add_argument("--resnet", type=Path, help="quality: ResNet checkpoint of the T1 Monte Carlo protocol")
     bench.add_argument("--subjects", type=int, default=8, help="quality: unseen subject draws")
     return parser
 
 
 def _fit(args: argparse.Namespace) -> None:
-    from qmri.io import load_nifti
-    from qmri.mapping import describe, map_series, write_maps
-    from qmri.scans import load_series
+    from qmri.data.io import load_nifti
+    from qmri.data.scans import load_series
+    from qmri.estimators.mapping import describe, map_series, write_maps
 
     if args.weights is not None and args.method == "mle":
         raise QmriError("--weights is for --method rim or resnet")
@@ -93,24 +95,25 @@ def _fit(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from qmri import benchmark
+    from qmri.paper import benchmark
+    from qmri.paper.study import Study
 
+    study = Study.load(args.config)
     if args.what == "mle":
-        benchmark.mle_benchmark(snr=args.snr or 30.0, reference_voxels=args.reference_voxels,
+        benchmark.mle_benchmark(study, snr=args.snr or 30.0, reference_voxels=args.reference_voxels,
                                 repeats=args.repeats or 5, seed=args.seed or 0)
     elif args.what == "nets":
-        benchmark.nets_benchmark(repeats=args.repeats or 5, seed=args.seed or 0)
+        benchmark.nets_benchmark(study, repeats=args.repeats or 5, seed=args.seed or 0)
     elif args.what == "protocols":
-        benchmark.protocols_benchmark(repeats=args.repeats or 4, seed=args.seed or 0)
+        benchmark.protocols_benchmark(study, repeats=args.repeats or 4, seed=args.seed or 0)
     else:
         weights = {m: str(p) for m, p in (("rim", args.rim), ("resnet", args.resnet)) if p is not None}
         if not weights:
             raise QmriError("bench quality needs --rim and/or --resnet checkpoints")
         if args.subjects < 1 or (args.repeats is not None and args.repeats < 2):
             raise QmriError("bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)")
-        benchmark.quality_benchmark(weights, subjects=args.subjects, snr=args.snr or 10.0,
-                                    repeats=args.repeats or 10,
-                                    seed=benchmark.CONFIG_SEED if args.seed is None else args.seed)
+        benchmark.quality_benchmark(study, weights, subjects=args.subjects, snr=args.snr or 10.0,
+                                    repeats=args.repeats or 10, seed=args.seed)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,10 @@
 # Helpers that turn the config into file lists and rule parameters.
 
-from qmri.scans import sidecar_path
+from qmri.data.scans import sidecar_path
 
 
 def brain_specs():
-    """Map brain model name -> the keyword arguments of qmri.brains.build_brain_model."""
+    """Map brain model name -> the keyword arguments of qmri.paper.brains.build_brain_model."""
     source = config["brains"]["source"]
     if source == "mni152":
         return {"mni152": {"source": "mni152", **config["brains"]["mni152"]}}

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from qmri.io import load_arrays
+from qmri.data.io import load_arrays
 from qmri.logs import logging_to
-from qmri.plots import blurriness, save_figure
+from qmri.paper.plots import blurriness, save_figure
 
 with logging_to(snakemake.log[0]):
     maps = load_arrays(snakemake.input.maps)

@@ -1,7 +1,7 @@
 """Build one brain model (label volume + slice split) from its config entry."""
 
-from qmri.brains import build_brain_model, save_brain_model
 from qmri.logs import logging_to
+from qmri.paper.brains import build_brain_model, save_brain_model
 
 with logging_to(snakemake.log[0]) as log:
     model = build_brain_model(snakemake.wildcards.model, **snakemake.params.spec)

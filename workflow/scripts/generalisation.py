@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from qmri import tissues as T
-from qmri.brains import load_brain_model
-from qmri.estimators import estimators_for, network_estimator
-from qmri.invivo import median_cv, test_retest, volunteers
-from qmri.io import atomic_path
+from qmri.data.io import atomic_path
+from qmri.estimators.methods import estimators_for, network_estimator
 from qmri.logs import logging_to
-from qmri.signal import InversionRecovery
-from qmri.simulate import settings_from_config
+from qmri.paper import tissues as T
+from qmri.paper.brains import load_brain_model
+from qmri.paper.invivo import median_cv, test_retest, volunteers
+from qmri.paper.simulate import settings_from_config
+from qmri.physics.signal import InversionRecovery
 
 with logging_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

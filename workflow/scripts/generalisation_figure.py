@@ -3,7 +3,7 @@
 import pandas as pd
 
 from qmri.logs import logging_to
-from qmri.plots import generalisation, save_figure
+from qmri.paper.plots import generalisation, save_figure
 
 with logging_to(snakemake.log[0]):
     save_figure(generalisation(pd.read_csv(snakemake.input[0])), snakemake.output.png, snakemake.output.pdf)

@@ -2,13 +2,13 @@
 
 import torch
 
-from qmri.brains import load_brain_model
-from qmri.estimators import estimators_for
-from qmri.invivo import test_retest, volunteers
-from qmri.io import save_arrays
+from qmri.data.io import save_arrays
+from qmri.estimators.methods import estimators_for
 from qmri.logs import logging_to
-from qmri.signal import model_for_task
-from qmri.simulate import settings_from_config
+from qmri.paper.brains import load_brain_model
+from qmri.paper.invivo import test_retest, volunteers
+from qmri.paper.simulate import settings_from_config
+from qmri.physics.signal import model_for_task
 
 with logging_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from qmri import tissues as T
-from qmri.io import load_arrays
+from qmri.data.io import load_arrays
 from qmri.logs import logging_to
-from qmri.plots import invivo_maps, invivo_repeatability, save_figure
+from qmri.paper import tissues as T
+from qmri.paper.plots import invivo_maps, invivo_repeatability, save_figure
 
 #: upper end of the colour scale of each relaxation time (ms)
 DISPLAY_LIMIT_MS = {"T1": 2500.0, "T2": 200.0}

@@ -2,11 +2,11 @@
 
 import torch
 
-from qmri.estimators import estimators_for
-from qmri.invivo import map_real, median_cv, real_scans
-from qmri.io import save_arrays
+from qmri.data.io import save_arrays
+from qmri.estimators.methods import estimators_for
 from qmri.logs import logging_to
-from qmri.signal import model_for_task
+from qmri.paper.invivo import map_real, median_cv, real_scans
+from qmri.physics.signal import model_for_task
 
 with logging_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

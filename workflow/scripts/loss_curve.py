@@ -3,7 +3,7 @@
 import pandas as pd
 
 from qmri.logs import logging_to
-from qmri.plots import loss_curve, save_figure
+from qmri.paper.plots import loss_curve, save_figure
 
 with logging_to(snakemake.log[0]):
     log = pd.read_csv(snakemake.input[0])

@@ -2,13 +2,13 @@
 
 import torch
 
-from qmri.brains import load_brain_model
-from qmri.estimators import estimators_for
-from qmri.io import atomic_path
+from qmri.data.io import atomic_path
+from qmri.estimators.methods import estimators_for
 from qmri.logs import logging_to
-from qmri.montecarlo import Truth, noise_robustness
-from qmri.signal import model_for_task
-from qmri.simulate import settings_from_config
+from qmri.paper.brains import load_brain_model
+from qmri.paper.montecarlo import noise_robustness
+from qmri.paper.simulate import Truth, settings_from_config
+from qmri.physics.signal import model_for_task
 
 with logging_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from qmri.logs import logging_to
-from qmri.plots import noise_robustness, save_figure
+from qmri.paper.plots import noise_robustness, save_figure
 
 with logging_to(snakemake.log[0]):
     fig = noise_robustness(pd.read_csv(snakemake.input[0]), snakemake.params.title)

@@ -2,10 +2,11 @@
 
 import torch
 
-from qmri.estimators import estimators_for
-from qmri.io import atomic_path, save_arrays
+from qmri.data.io import atomic_path, save_arrays
+from qmri.estimators.methods import estimators_for
 from qmri.logs import logging_to
-from qmri.phantom import digital_scans, real_scans, restricted_averages, test_retest
+from qmri.paper.phantom.acquisitions import digital_scans, real_scans
+from qmri.paper.phantom.analysis import restricted_averages, test_retest
 
 with logging_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from qmri import __version__, report
-from qmri.io import atomic_path
+from qmri import __version__
+from qmri.data.io import atomic_path
+from qmri.estimators.networks.checkpoint import load_model
 from qmri.logs import logging_to
-from qmri.sharpness import paired_tests
+from qmri.paper import report
+from qmri.paper.sharpness import paired_tests
 from qmri.provenance import git_revision, hardware
-from qmri.train import load_model
 
 with logging_to(snakemake.log[0]) as log:
     inp = snakemake.input

@@ -1,8 +1,8 @@
 """Section 5.3: sigmoid slopes across the GM/WM boundary of volunteer 1, scan 1, for every method."""
 
-from qmri.io import atomic_path, load_arrays
+from qmri.data.io import atomic_path, load_arrays
 from qmri.logs import logging_to
-from qmri.sharpness import boundary_lines, paired_tests, slopes
+from qmri.paper.sharpness import boundary_lines, paired_tests, slopes
 
 with logging_to(snakemake.log[0]) as log:
     arrays = load_arrays(snakemake.input[0])

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from qmri.io import load_arrays
+from qmri.data.io import load_arrays
 from qmri.logs import logging_to
-from qmri.plots import boundary_sharpness, save_figure
-from qmri.sharpness import boundary_lines, paired_tests
+from qmri.paper.plots import boundary_sharpness, save_figure
+from qmri.paper.sharpness import boundary_lines, paired_tests
 
 with logging_to(snakemake.log[0]):
     arrays = load_arrays(snakemake.input.arrays)

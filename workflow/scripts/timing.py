@@ -3,15 +3,14 @@
 import pandas as pd
 import torch
 
-from qmri.benchmark import time_estimators
-from qmri.brains import load_brain_model
-from qmri.estimators import default_device, estimators_for
-from qmri.io import atomic_path
+from qmri.data.io import atomic_path
+from qmri.estimators.methods import default_device, estimators_for
 from qmri.logs import logging_to
-from qmri.montecarlo import Truth
+from qmri.paper.benchmark import time_estimators
+from qmri.paper.brains import load_brain_model
+from qmri.paper.simulate import Truth, settings_from_config, sigma_for_snr, synthesise
+from qmri.physics.signal import model_for_task
 from qmri.provenance import hardware
-from qmri.signal import model_for_task
-from qmri.simulate import settings_from_config, sigma_for_snr, synthesise
 
 with logging_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

@@ -3,7 +3,7 @@
 import torch
 
 from qmri.logs import logging_to
-from qmri.train import TrainSettings, load_trainsets, train
+from qmri.paper.train import TrainSettings, load_trainsets, train
 
 with logging_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

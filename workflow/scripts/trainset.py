@@ -1,9 +1,9 @@
 """Simulate the training patches of one brain model."""
 
-from qmri.brains import load_brain_model
-from qmri.io import save_arrays
+from qmri.data.io import save_arrays
 from qmri.logs import logging_to
-from qmri.simulate import settings_from_config, simulate_trainset
+from qmri.paper.brains import load_brain_model
+from qmri.paper.simulate import settings_from_config, simulate_trainset
 
 with logging_to(snakemake.log[0]) as log:
     model = load_brain_model(snakemake.input.labels, snakemake.input.meta)

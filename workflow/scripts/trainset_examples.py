@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from qmri.io import load_arrays
+from qmri.data.io import load_arrays
 from qmri.logs import logging_to
-from qmri.plots import save_figure, trainset_examples
-from qmri.simulate import spread_by_noise, weighted_images
+from qmri.paper.plots import save_figure, trainset_examples
+from qmri.paper.simulate import spread_by_noise, weighted_images
 
 with logging_to(snakemake.log[0]):
     p = snakemake.params

@@ -12,15 +12,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from qmri.brains import BrainModel
+from qmri.data.masks import auto_mask
+from qmri.data.scans import load_protocol_series
 from qmri.errors import QmriError
-from qmri.estimators import Estimator, map_all
-from qmri.mapping import auto_mask
-from qmri.metrics import coefficient_of_variation
-from qmri.montecarlo import Truth
-from qmri.scans import load_protocol_series
-from qmri.signal import SignalModel
-from qmri.simulate import TrainsetSettings, draw_slice, sigma_for_snr, synthesise, task_kappa
+from qmri.estimators.methods import Estimator, map_all
+from qmri.paper.brains import BrainModel
+from qmri.paper.metrics import coefficient_of_variation
+from qmri.paper.simulate import TrainsetSettings, Truth, draw_slice, sigma_for_snr, synthesise, task_kappa
+from qmri.physics.signal import SignalModel
 
 
 def volunteers(brain: BrainModel, model: SignalModel, settings: TrainsetSettings, seed: int, count: int,
@@ -85,7 +84,7 @@ def real_scans(volunteer_scans: list[list[str]], task: str, tau_ms: list[float],
 
     ``volunteer_scans`` lists, per volunteer, C >= 2 series (NIfTI + sidecar or DICOM folder) of the
     same geometry, repeated without moving (the paper's test-retest). ``slice_index`` defaults to
-    the middle slice. The mask is ``qmri.mapping.auto_mask`` of the scans' mean: the head, not only
+    the middle slice. The mask is ``qmri.data.masks.auto_mask`` of the scans' mean: the head, not only
     the brain, as no tissue labels exist for real scans.
     """
     images, masks = [], []

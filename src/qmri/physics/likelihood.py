@@ -1,7 +1,7 @@
 """Noise models of measured images and the negative log-likelihood they give (eq. 2, 4 and beyond).
 
 A noise model says how a measured image ``S`` scatters around the model's signal before the
-modulus, ``g`` (``qmri.signal.SignalModel.signed``), for a noise SD ``sigma``:
+modulus, ``g`` (``qmri.physics.signal.SignalModel.signed``), for a noise SD ``sigma``:
 
 - ``Gaussian(signed=False)``: magnitude images, ``S ~ N(|g|, sigma^2)`` (the paper's model; close to
   Rician above an SNR of about 3, section 2.1).
@@ -28,7 +28,7 @@ import torch
 from scipy import special
 
 from qmri.errors import QmriError
-from qmri.signal import SignalModel
+from qmri.physics.signal import SignalModel
 
 
 def _sigma_view(sigma: torch.Tensor | float, ref: torch.Tensor) -> torch.Tensor:

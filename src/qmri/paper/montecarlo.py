@@ -7,48 +7,17 @@ numbers of a box plot (the paper's whiskers are the minimum and maximum over the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from qmri import tissues as T
-from qmri.brains import BrainModel
-from qmri.estimators import Estimator, map_all
-from qmri.metrics import coefficient_of_variation, relative_bias
-from qmri.signal import SignalModel
-from qmri.simulate import TrainsetSettings, sigma_for_snr, synthesise, task_kappa, test_slice
+from qmri.estimators.methods import Estimator, map_all
+from qmri.paper.metrics import coefficient_of_variation, relative_bias
+from qmri.paper.simulate import Truth, sigma_for_snr, synthesise
 
 #: columns of a box-plot summary row, after the identifying ones
 BOX_STATS = ("min", "q1", "median", "q3", "max", "mean", "sd", "n")
-
-
-@dataclass(frozen=True)
-class Truth:
-    """A simulated slice: parameters ``kappa`` (Q, H, W) in the model's order and tissue ``labels`` (H, W)."""
-
-    model: SignalModel
-    kappa: np.ndarray
-    labels: np.ndarray
-
-    @property
-    def fit_mask(self) -> np.ndarray:
-        """Every pixel with signal (the head): what a method is asked to map, shape (H, W)."""
-        return self.labels > 0
-
-    @property
-    def score_mask(self) -> np.ndarray:
-        """The brain (CSF, GM, WM): where the metrics are summarised, shape (H, W)."""
-        return np.isin(self.labels, T.BRAIN_LABELS)
-
-    @classmethod
-    def test_slice(cls, brain: BrainModel, model: SignalModel, settings: TrainsetSettings, seed: int,
-                   size: int = 256, pixel_mm: float = 0.82) -> Truth:
-        """Return the brain model's unseen middle test slice (``qmri.simulate.test_slice``) for ``model``."""
-        labels, kappa = test_slice(brain, settings, seed, size, pixel_mm)
-        return cls(model, task_kappa(kappa[None], model)[0].astype(np.float64), labels)
 
 
 def repeated_estimates(truth: Truth, tau_ms: list[float], sigma: float, repetitions: int,
@@ -105,7 +74,7 @@ def noise_robustness(truth: Truth, tau_ms: list[float], snrs: list[float], repet
                      estimators: dict[str, Estimator], seed: int, progress: bool = False) -> pd.DataFrame:
     """Return the section 5.1.1 table: per SNR, method, parameter and metric, box-plot numbers over the brain.
 
-    SNR is defined against white matter (``qmri.simulate.sigma_for_snr``).
+    SNR is defined against white matter (``qmri.paper.simulate.sigma_for_snr``).
     """
     generator = torch.Generator().manual_seed(seed)
     rows = []

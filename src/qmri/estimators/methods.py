@@ -8,23 +8,22 @@ outside the mask). The experiments and ``qmri fit`` both use them, so every meth
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 from qmri.errors import QmriError
-from qmri.mle import MLESettings, fit
-from qmri.signal import model_for_task
+from qmri.estimators.mle import MLESettings, fit
+from qmri.estimators.networks.checkpoint import load_model, predict
+from qmri.physics.signal import model_for_task
 
 Estimator = Callable[[torch.Tensor, torch.Tensor, "float | None"], torch.Tensor]
 
 
 def load_network(weights: str | os.PathLike, method: str, task: str, device: str = "cpu") -> tuple[nn.Module, dict]:
     """Return ``(network, checkpoint metadata)``, checking that it is a ``method`` for ``task``."""
-    from qmri.train import load_model
-
     net, meta = load_model(weights, device)
     if meta["method"] != method:
         raise QmriError(f"{weights} holds a {meta['method']}, not a {method}")
@@ -36,8 +35,6 @@ def load_network(weights: str | os.PathLike, method: str, task: str, device: str
 def predict_masked(net: nn.Module, meta: dict, signal: torch.Tensor, mask: torch.Tensor, tau_ms: list[float],
                    task: str) -> torch.Tensor:
     """Return a network's maps ``(batch, Q, H, W)`` in physical units, float64, NaN outside ``mask`` (batch, H, W)."""
-    from qmri.train import predict
-
     maps = predict(net, meta, signal, tau_ms, task).to(torch.float64)
     mask = mask.to(maps.device, torch.bool)[:, None]
     return torch.where(mask, maps, torch.full_like(maps, float("nan")))
@@ -49,7 +46,7 @@ def default_device() -> str:
 
 
 def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = 500.0, device: str | None = None) -> Estimator:
-    """Return the regularised MLE (``qmri.mle.fit``) as an estimator, run on ``device`` (default: a GPU if any)."""
+    """Return the regularised MLE (``qmri.estimators.mle.fit``) as an estimator, run on ``device`` (default: a GPU if any)."""
     model, settings, device = model_for_task(task), MLESettings(lambda_b=lambda_b), device or default_device()
 
     def estimate(signal: torch.Tensor, mask: torch.Tensor, sigma: float | None) -> torch.Tensor:

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import torch
 
-from qmri.likelihood import NoiseModel
-from qmri.mle import crlb_sd
-from qmri.signal import SignalModel
+from qmri.estimators.mle import crlb_sd
+from qmri.physics.likelihood import NoiseModel
+from qmri.physics.signal import SignalModel
 
 #: a relaxation time counts as determined where its Cramér-Rao SD is below this fraction of it
 RELATIVE_SD_LIMIT = 0.2

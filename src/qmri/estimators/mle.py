@@ -17,7 +17,8 @@ How it is solved:
    best A and residual follow in closed form (variable projection) for all voxels at once.
 2. Levenberg-Marquardt (Fisher scoring: the curvature is ``J^T diag(I_n) J`` with ``I_n`` the
    noise model's Fisher information about image n, ``1 / sigma^2`` for Gaussian noise, which makes it
-   Gauss-Newton) with Marquardt scaling and one damping factor per voxel. The system is block diagonal (Q x Q per voxel) except for the prior, which couples
+   Gauss-Newton) with Marquardt scaling and one damping factor per voxel. The system is block diagonal
+   (Q x Q per voxel) except for the prior, which couples
    B across voxels. With lambda_B > 0 the per-voxel (A, T1) blocks are eliminated exactly by a
    Schur complement, leaving a sparse SPD system ``(diag(s) + lambda_B L) dB = r`` solved by
    Jacobi-preconditioned conjugate gradients on the image grid (a 5-point stencil; no matrix).
@@ -38,8 +39,8 @@ import torch
 from scipy import stats
 
 from qmri.errors import QmriError
-from qmri.likelihood import Gaussian, Likelihood, NoiseModel
-from qmri.signal import SignalModel
+from qmri.physics.likelihood import Gaussian, Likelihood, NoiseModel
+from qmri.physics.signal import SignalModel
 
 #: box constraints in internal units (A in units of the normalised data, times in ms)
 BOUNDS: dict[str, tuple[float, float]] = {"A": (0.0, 100.0), "B": (0.2, 3.0), "T1": (1.0, 2.0e4),

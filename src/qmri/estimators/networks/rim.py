@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from qmri.mle import BOUNDS
-from qmri.nets import scaling
-from qmri.signal import SignalModel
+from qmri.estimators.mle import BOUNDS
+from qmri.estimators.networks import scaling
+from qmri.physics.signal import SignalModel
 
 
 class ConvGRU(nn.Module):
@@ -74,7 +74,7 @@ class RIM(nn.Module):
     def gradient(self, kappa_net: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         """Return the scaled likelihood gradient (see ``scaling``) at ``kappa_net``, ``(batch, Q, H, W)``.
 
-        The estimate is first clamped to the physical box of ``qmri.mle.BOUNDS``: an early, untrained
+        The estimate is first clamped to the physical box of ``qmri.estimators.mle.BOUNDS``: an early, untrained
         update can leave it, and the signal model must stay finite.
         """
         ones = torch.ones_like(signal_net[:, :1, :1, :1])  # images are already divided by s

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import pandas as pd
 import yaml
 
-from qmri.phantom import measured_parameter, restricted_averages
-from qmri.plots import METHOD_NAMES
+from qmri.paper.phantom.analysis import restricted_averages
+from qmri.paper.phantom.reference import measured_parameter
+from qmri.paper.plots import METHOD_NAMES
 
 MARKS = {True: "agrees", False: "**DISAGREES**", None: "not comparable"}
 
@@ -154,7 +155,7 @@ PAPER_PHANTOM_T1 = {"rb": {"rim": 1.34, "mle": 1.71, "resnet": 31.06}, "cv": {"r
 def phantom_claims(tables: dict[str, pd.DataFrame]) -> list[Claim]:
     """Section 6.2 on every phantom dataset: the RIM has the lowest mean |RB| and CV over the in-range spheres.
 
-    ``tables`` maps dataset -> ``qmri.phantom.sphere_table``. The paper's numbers are for HP_T1 and
+    ``tables`` maps dataset -> ``qmri.paper.phantom.analysis.sphere_table``. The paper's numbers are for HP_T1 and
     are shown for every T1 array; for T2 the paper's column gives the ranking only (fig. A2).
     """
     claims = []
@@ -199,10 +200,10 @@ def render(claims: list[Claim], headline: pd.DataFrame, context: dict[str, str],
            config: dict, models: pd.DataFrame) -> str:
     """Return the report as Markdown; ``figures`` are paths relative to the report, ``config`` the run's,
     ``models`` the ``training_table``."""
-    disagree = sum(c.holds is False for c in claims)
+    disagree, open_ = sum(c.holds is False for c in claims), sum(c.holds is None for c in claims)
     lines = ["# Reproduction report: Sabidussi et al., Medical Image Analysis 74 (2021) 102220", "",
              f"{len(claims)} statements checked: {sum(c.holds is True for c in claims)} agree, {disagree} disagree"
-             f"{', ' + str(sum(c.holds is None for c in claims)) + ' not comparable' if any(c.holds is None for c in claims) else ''}.",
+             f"{f', {open_} not comparable' if open_ else ''}.",
              "", "## How this was produced", ""]
     lines += [f"- **{k}**: {v}" for k, v in context.items()]
     lines += ["", "## Statements of the paper and ours", "", "| section | statement | paper | ours | verdict | why |",

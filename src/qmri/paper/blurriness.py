@@ -23,10 +23,10 @@ import pandas as pd
 import torch
 from scipy import ndimage, stats
 
-from qmri import tissues as T
-from qmri.estimators import Estimator
-from qmri.montecarlo import Truth, pixel_metrics, repeated_estimates
-from qmri.simulate import sigma_for_snr
+from qmri.estimators.methods import Estimator
+from qmri.paper import tissues as T
+from qmri.paper.montecarlo import pixel_metrics, repeated_estimates
+from qmri.paper.simulate import Truth, sigma_for_snr
 
 LINE_PX = 7
 RING_PX = 2

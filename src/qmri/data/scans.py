@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qmri.data.io import load_nifti
 from qmri.errors import QmriError
-from qmri.io import load_nifti
 
 #: which BIDS sidecar field and DICOM attribute hold tau for each task
 TAU_FIELDS: dict[str, tuple[str, str]] = {"t1": ("InversionTime", "InversionTime"), "t2": ("EchoTime", "EchoTime")}

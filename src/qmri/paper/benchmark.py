@@ -10,32 +10,23 @@ import numpy as np
 import pandas as pd
 import torch
 
-from qmri import mle, tissues as T
-from qmri.brains import BrainModel, mni152_labels, split_slab
-from qmri.estimators import Estimator, default_device, estimators_for
-from qmri.metrics import coefficient_of_variation, relative_bias
-from qmri.montecarlo import Truth, pixel_metrics, repeated_estimates
-from qmri.protocols import IV_T1
-from qmri.likelihood import Gaussian, Rician
-from qmri.mapping import background_sigma, map_series
-from qmri.scans import Series
-from qmri.signal import InversionRecovery, InversionRecoveryTR, SignalModel, T2Decay
-from qmri.simulate import TrainsetSettings, sigma_for_snr, synthesise
-
-SNRS = (3, 5, 10, 30, 60, 100)
-#: config.yaml's seed: subject 0 of ``quality_benchmark`` is then the pipeline's unseen test slice
-CONFIG_SEED = 20210826
+from qmri.data.masks import background_sigma
+from qmri.data.scans import Series
+from qmri.estimators import mle
+from qmri.estimators.mapping import map_series
+from qmri.paper import tissues as T
+from qmri.paper.metrics import coefficient_of_variation, relative_bias
+from qmri.paper.montecarlo import pixel_metrics, repeated_estimates
+from qmri.paper.simulate import sigma_for_snr, synthesise
+from qmri.paper.study import Study
+from qmri.paper.timing import median_seconds
+from qmri.physics.likelihood import Gaussian, Rician
+from qmri.physics.signal import InversionRecovery, InversionRecoveryTR, SignalModel, T2Decay
 
 
-def held_out_brain() -> BrainModel:
-    """Return the MNI152 brain model with config.yaml's held-out slab (its test slices never train)."""
-    labels, affine = mni152_labels()
-    train, test = split_slab(labels, affine, (16, 28), 6.0)
-    return BrainModel("mni152", labels, affine, train, test)
-
-
-def mle_benchmark(snr: float = 30.0, reference_voxels: int = 300, repeats: int = 5, seed: int = 0) -> None:
-    """Print the MLE's wall time, accuracy and precision on a 256 x 256 slice with the 31 IV_T1 TIs.
+def mle_benchmark(study: Study, snr: float = 30.0, reference_voxels: int = 300, repeats: int = 5, seed: int = 0) -> None:
+    """Print the MLE's wall time, accuracy and precision on the study's test slice with its T1 Monte Carlo
+    protocol (the paper's 31 IV_T1 TIs), at the study's SNRs.
 
     The reference is ``scipy.optimize.least_squares`` per voxel (lambda_B = 0) on
     ``reference_voxels`` random GM/WM voxels, from the same grid-search start; its time per voxel is
@@ -43,8 +34,9 @@ def mle_benchmark(snr: float = 30.0, reference_voxels: int = 300, repeats: int =
     """
     torch.manual_seed(seed)
     model = InversionRecovery()
-    tau = torch.tensor(IV_T1, dtype=torch.float64)
-    slice_truth = Truth.test_slice(held_out_brain(), model, TrainsetSettings(), seed)
+    protocol = study.montecarlo_protocol("t1")
+    tau = torch.tensor(protocol.tau_ms, dtype=torch.float64)
+    slice_truth = study.test_truth(study.mni152_brain(), "t1", seed)
     labels, truth = slice_truth.labels, torch.from_numpy(slice_truth.kappa[None])  # shape (1, 3, 256, 256)
     head = torch.from_numpy(labels > 0)[None]
     tissue = np.isin(labels, (T.GM, T.WM))
@@ -54,7 +46,7 @@ def mle_benchmark(snr: float = 30.0, reference_voxels: int = 300, repeats: int =
     crlb_rel = lambda s: (mle.crlb_sd(model, truth, tau, s)[0, 2].numpy() / t1_true)  # noqa: E731
     generator = torch.Generator().manual_seed(seed)
 
-    print(f"MLE benchmark: one 256 x 256 slice (MNI152 held-out, 0.82 mm), {len(tau)} IV_T1 TIs, "
+    print(f"MLE benchmark: one 256 x 256 slice (MNI152 held-out, 0.82 mm), {len(tau)} TIs ({protocol.name}), "
           f"{int(head.sum())} voxels fitted, torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
     sigma = float(sigma_for_snr(snr))
     signal = synthesise(truth, sigma, tau, model, generator)
@@ -92,7 +84,7 @@ def mle_benchmark(snr: float = 30.0, reference_voxels: int = 300, repeats: int =
           "(ours lambda_B = 500 vs reference per voxel); |RB| eq. 7, CV eq. 8, medians over voxels")
     print(f"{'SNR':>5} {'|RB| ours':>10} {'|RB| ref':>10} {'CV ours':>9} {'CV ref':>9} {'CRLB':>8} {'s/fit':>7}")
     t1_pick = t1_true.reshape(-1)[pick]
-    for level in SNRS:
+    for level in study.config["montecarlo"]["snr"]:
         sigma = float(sigma_for_snr(level))
         ours_t1, ref_t1, seconds = [], [], []
         for _ in range(repeats):
@@ -147,7 +139,7 @@ def _rb_cv(estimates: np.ndarray, truth: np.ndarray) -> tuple[float, float, floa
     return float(np.median(rb)), float(np.median(np.abs(rb))), float(np.median(coefficient_of_variation(estimates)))
 
 
-def protocols_benchmark(repeats: int = 4, rician_repeats: int = 20, seed: int = 0) -> None:
+def protocols_benchmark(study: Study, repeats: int = 4, rician_repeats: int = 20, seed: int = 0) -> None:
     """Print the fit of scanner protocols (``qmri fit``'s path), each target next to its baseline from this run.
 
     1. No sigma given against the true sigma: the held-out brain slice, 31 IV_T1 TIs, SNR 10, B a smooth
@@ -160,11 +152,11 @@ def protocols_benchmark(repeats: int = 4, rician_repeats: int = 20, seed: int = 
     4. Rician noise: the brain slice's T2, 8 echoes 10-320 ms, SNR 8, C = ``rician_repeats``; Gaussian
        against Rician MLE, sigma from the background; medians over the brain of RB, |RB|, CV; seconds per fit.
     """
-    brain, generator = held_out_brain(), torch.Generator().manual_seed(seed)
+    brain, generator = study.mni152_brain(), torch.Generator().manual_seed(seed)
     print(f"Scanner-protocol benchmark, torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
 
-    model, tau = InversionRecovery(), torch.tensor(IV_T1, dtype=torch.float64)
-    truth = Truth.test_slice(brain, model, TrainsetSettings(), CONFIG_SEED)
+    model, tau = InversionRecovery(), torch.tensor(study.montecarlo_protocol("t1").tau_ms, dtype=torch.float64)
+    truth = study.test_truth(brain, "t1")
     kappa = torch.from_numpy(truth.kappa[None].copy())
     yy, xx = np.mgrid[0:kappa.shape[2], 0:kappa.shape[3]] / kappa.shape[2]
     kappa[0, 1] = torch.from_numpy(1.92 + 0.05 * np.sin(np.pi * yy) * np.cos(np.pi * xx))
@@ -217,7 +209,7 @@ def protocols_benchmark(repeats: int = 4, rician_repeats: int = 20, seed: int = 
               f"median |T1 error| {np.nanmedian(np.abs(t1_map[body] / kappa[0, 2].numpy()[body] - 1)):.2%}")
 
     model, echoes = T2Decay(), np.array([10.0, 20, 40, 80, 120, 160, 240, 320])
-    truth = Truth.test_slice(brain, model, TrainsetSettings(), CONFIG_SEED)
+    truth = study.test_truth(brain, model.task)
     clean = model.forward(torch.from_numpy(truth.kappa[None].copy()), torch.from_numpy(echoes))
     head, sigma = torch.from_numpy(truth.fit_mask)[None], float(sigma_for_snr(8))
     t2, seconds = {"gaussian": [], "rician": []}, {"gaussian": [], "rician": []}
@@ -246,24 +238,13 @@ class _SignedIR(InversionRecovery):
         return self.signed(kappa, tau_ms)
 
 
-def median_seconds(call, repeats: int) -> float:
-    """Return the median wall time of ``call()`` over ``repeats`` runs after one warm-up."""
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 class _JacobianInversionRecovery(InversionRecovery):
     """The comparison's T1 model: likelihood gradients through the full Jacobian (the generic path)."""
 
     sse_gradient = SignalModel.sse_gradient
 
 
-def nets_benchmark(repeats: int = 5, seed: int = 0) -> None:
+def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
     """Print RIM/ResNet inference on 256 x 256 x 31 and one RIM training step (batch 24 of 40 x 40, J = 6).
 
     Each is timed twice in this run, with the same weights: the comparison implementation (plain
@@ -271,13 +252,13 @@ def nets_benchmark(repeats: int = 5, seed: int = 0) -> None:
     (closed-form ``J^T r``; a bfloat16 RIM cell at inference and bfloat16 autocast in training where
     the CPU has AVX512-BF16/AMX; channels-last tensors).
     """
-    from qmri.nets.resnet import ResNet
-    from qmri.nets.rim import RIM
-    from qmri.train import (TrainSettings, _autocast, build_network, estimates, fast_dtype, inference_precision,
-                            masked_mse)
+    from qmri.estimators.networks.checkpoint import autocast, build_network, estimates, fast_dtype, inference_precision
+    from qmri.estimators.networks.resnet import ResNet
+    from qmri.estimators.networks.rim import RIM
+    from qmri.paper.train import masked_mse
 
     torch.manual_seed(seed)
-    tau = torch.tensor(IV_T1, dtype=torch.float32)
+    tau = torch.tensor(study.montecarlo_protocol("t1").tau_ms, dtype=torch.float32)
     cpu = torch.device("cpu")
     fast = fast_dtype(cpu)
     print(f"Network benchmark on {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} "
@@ -305,12 +286,12 @@ def nets_benchmark(repeats: int = 5, seed: int = 0) -> None:
     mask = torch.ones(24, 40, 40, dtype=torch.bool)
 
     def step(model, dtype, layout):
-        net = build_network("rim", model, len(tau), TrainSettings()).to(memory_format=layout)
+        net = build_network("rim", model, len(tau)).to(memory_format=layout)
         optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
 
         def run():
             optimiser.zero_grad(set_to_none=True)
-            with _autocast(cpu, dtype):
+            with autocast(cpu, dtype):
                 outputs = estimates(net, batch.contiguous(memory_format=layout), tau)
             masked_mse(outputs, target, mask).backward()
             optimiser.step()
@@ -321,25 +302,8 @@ def nets_benchmark(repeats: int = 5, seed: int = 0) -> None:
     print(f"{'RIM training step, batch 24 40x40':34s} {base:>10.3f}s {best:>7.3f}s {base / best:>5.1f}x {'':>7}")
 
 
-#: section 6.1 of the paper: seconds for one 256 x 256 slice with 31 inversion times (laptop CPU)
-PAPER_SECONDS = {"rim": 3.8, "resnet": 27.0, "mle": 575.0}
-
-
-def time_estimators(estimators: dict[str, Estimator], signal: torch.Tensor, mask: torch.Tensor, sigma: float,
-                    repeats: int = 3) -> list[dict]:
-    """Return one row per method: median wall seconds to map ``signal`` (1, N, H, W), after a warm-up."""
-    rows = []
-    for method, estimate in estimators.items():
-        # .cpu() waits for a GPU to finish: the time includes getting the maps back
-        seconds = median_seconds(lambda estimate=estimate: estimate(signal, mask, sigma).cpu(), repeats)
-        rows.append({"method": method, "seconds": seconds, "paper_seconds": PAPER_SECONDS.get(method),
-                     "n_images": signal.shape[1], "matrix": "x".join(map(str, signal.shape[2:])),
-                     "threads": torch.get_num_threads(), "device": default_device(), "cpus": os.cpu_count()})
-    return rows
-
-
-def quality_benchmark(weights: dict[str, str], subjects: int = 8, snr: float = 10.0, repeats: int = 10,
-                      seed: int = CONFIG_SEED, lambda_b: float = 500.0) -> pd.DataFrame:
+def quality_benchmark(study: Study, weights: dict[str, str], subjects: int = 8, snr: float = 10.0, repeats: int = 10,
+                      seed: int | None = None) -> pd.DataFrame:
     """Print and return T1 quality of trained networks against the MLE on unseen subjects.
 
     Subject k is the held-out middle MNI slice with its own Table 1 draw (seed ``seed + k``; with the
@@ -349,15 +313,17 @@ def quality_benchmark(weights: dict[str, str], subjects: int = 8, snr: float = 1
     value per subject, column ``b``). The MLE (``lambda_b``) is the reference;
     the last lines check the RIM against the quality target of the networks' issue on subject 0.
     """
-    model, tau, brain = InversionRecovery(), list(map(float, IV_T1)), held_out_brain()
+    seed = study.seed if seed is None else seed
+    protocol, brain = study.montecarlo_protocol("t1"), study.mni152_brain()
+    model, tau, lambda_b = InversionRecovery(), protocol.tau_ms, study.lambda_b
     b, t1 = model.param_names.index("B"), model.param_names.index("T1")
-    estimators = estimators_for("t1", tau, weights, lambda_b)
+    estimators = study.estimators(protocol, weights)
     sigma = float(sigma_for_snr(snr))
-    print(f"T1 quality on {subjects} unseen subject draws: SNR {snr:g}, {len(tau)} IV_T1 TIs, C = {repeats}; "
+    print(f"T1 quality on {subjects} unseen subject draws: SNR {snr:g}, {len(tau)} TIs ({protocol.name}), C = {repeats}; "
           f"MLE lambda_B = {lambda_b:g}; medians over the brain, percent")
     rows = []
     for k in range(subjects):
-        truth = Truth.test_slice(brain, model, TrainsetSettings(), seed + k)
+        truth = study.test_truth(brain, "t1", seed + k)
         labels = truth.labels
         maps = repeated_estimates(truth, tau, sigma, repeats, estimators, torch.Generator().manual_seed(seed + k))
         tissue = {name: round(float(truth.kappa[t1][labels == label].mean())) for name, label in (("GM", T.GM),

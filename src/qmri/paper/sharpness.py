@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage, optimize, stats
 
-from qmri import tissues as T
 from qmri.errors import QmriError
+from qmri.paper import tissues as T
 
 #: samples per profile line (linear interpolation between pixels)
 SAMPLES = 41

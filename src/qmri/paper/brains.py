@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from qmri import tissues as T
+from qmri.data.io import load_nifti, read_json, save_nifti, write_json
 from qmri.errors import QmriError
-from qmri.io import load_nifti, read_json, save_nifti, write_json
+from qmri.paper import tissues as T
 
 #: BrainWeb crisp models: 0.5 mm isotropic; the server sends (z, y, x) order
 BRAINWEB_AFFINE = np.array([[0.5, 0, 0, -90.25], [0, 0.5, 0, -126.25], [0, 0, 0.5, -72.25], [0, 0, 0, 1]])

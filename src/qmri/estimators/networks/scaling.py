@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from qmri.signal import SignalModel
+from qmri.physics.signal import SignalModel
 
 #: reference time for the log units of T1 and T2 (ms)
 TIME_UNIT_MS = 1000.0

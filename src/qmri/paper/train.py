@@ -9,32 +9,23 @@ so its parameters cannot be learnt and are not asked for.
 
 from __future__ import annotations
 
-import copy
 import csv
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from qmri import __version__
-from qmri.errors import QmriError
-from qmri.io import atomic_path, load_arrays
-from qmri.nets import scaling
-from qmri.nets.resnet import ResNet
-from qmri.nets.rim import RIM
+from qmri.data.io import atomic_path, load_arrays
+from qmri.estimators.networks import scaling
+from qmri.estimators.networks.checkpoint import CHECKPOINT_FORMAT, autocast, build_network, estimates, fast_dtype
+from qmri.paper.simulate import synthesise, task_kappa
+from qmri.physics.signal import SignalModel, model_for_task
 from qmri.provenance import git_revision, hardware
-from qmri.signal import SignalModel, model_for_task
-from qmri.simulate import synthesise, task_kappa
-
-#: 2: B in network units is (B - 2) / 0.12 (format 1 used raw B)
-CHECKPOINT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -49,50 +40,6 @@ class TrainSettings:
     checkpoint_every: int = 100
     #: "auto": bfloat16 autocast where the hardware has it (AVX512-BF16 or AMX CPUs, CUDA), else float32
     precision: str = "auto"
-
-
-def fast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
-    """Return the autocast dtype for ``device``: bfloat16 where it is fast, else float32."""
-    if precision in ("float32", "bfloat16"):
-        return getattr(torch, precision)
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return torch.float32
-    return torch.bfloat16 if ("avx512_bf16" in flags or "amx_bf16" in flags) else torch.float32
-
-
-def _autocast(device: torch.device, dtype: torch.dtype):
-    return torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
-
-
-def build_network(method: str, model: SignalModel, n_images: int, settings: TrainSettings) -> nn.Module:
-    """Return a freshly Kaiming-initialised RIM or ResNet (biases zero).
-
-    Choice: the RIM's last 1 x 1 convolution starts at zero, so an untrained RIM makes no update
-    and training starts from the section 4.4.4 initial estimate instead of from Kaiming-sized jumps.
-    """
-    if method == "rim":
-        net = RIM(model, steps=settings.rim_steps, features=settings.rim_features)
-    elif method == "resnet":
-        net = ResNet(n_images, model.n_params)
-    else:
-        raise QmriError(f"unknown method {method!r}: choose rim or resnet")
-    for module in net.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-    if isinstance(net, RIM):
-        nn.init.zeros_(net.cell.conv_out.weight)
-    return net
-
-
-def estimates(net: nn.Module, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> list[torch.Tensor]:
-    """Return the network's estimates in network units: J of them for a RIM, one for a ResNet."""
-    return net(signal_net, tau_ms) if isinstance(net, RIM) else [net(signal_net)]
 
 
 def masked_mse(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -151,7 +98,8 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
     model = model_for_task(task)
     tau = torch.tensor(tau_ms, dtype=torch.float32, device=device)
     torch.manual_seed(seed)
-    net = build_network(method, model, len(tau_ms), settings).to(device).to(memory_format=torch.channels_last)
+    net = build_network(method, model, len(tau_ms), settings.rim_steps, settings.rim_features)
+    net = net.to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
     batches = _Batches(trainset, model, tau, settings.batch_size, seed, device)
     dtype = fast_dtype(device, settings.precision)
@@ -160,7 +108,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
     resume = Path(f"{output}.resume")
     start, rows = 0, []
     if resume.exists():
-        state = torch.load(resume, map_location=device, weights_only=False)
+        state = torch.load(resume, map_location=device, weights_only=True)
         if all(state.get(k) == v for k, v in identity.items()):
             net.load_state_dict(state["state_dict"])
             optimiser.load_state_dict(state["optimizer"])
@@ -173,7 +121,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
         began = time.perf_counter()
         signal, target, mask = batches.next()
         optimiser.zero_grad(set_to_none=True)
-        with _autocast(device, dtype):
+        with autocast(device, dtype):
             outputs = estimates(net, signal.contiguous(memory_format=torch.channels_last), tau)
         loss = masked_mse(outputs, target, mask)
         loss.backward()
@@ -191,7 +139,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
         "units": "A / s, (B - 2) / 0.12, log(T / 1000 ms)", "normalisation": "images / s, s = 99th percentile of the MIP",
         "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}, "iterations": settings.iterations,
         "config": config or {}, "git_revision": git_revision(), "qmri_version": __version__,
-        "torch_version": torch.__version__, "device": str(device), "autocast": str(dtype),
+        "torch_version": str(torch.__version__), "device": str(device), "autocast": str(dtype),
         "hardware": hardware(device),
         "train_seconds": float(sum(r["seconds"] for r in rows)),
     }
@@ -205,60 +153,3 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
     return checkpoint
 
 
-def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict]:
-    """Return ``(network in eval mode, checkpoint metadata)`` from a checkpoint file."""
-    path = Path(path)
-    if not path.exists():
-        raise QmriError(f"missing weights file: {path}")
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=False)
-    except Exception as err:  # torch raises many types for damaged files
-        raise QmriError(f"cannot read weights {path}: {err}") from None
-    if not isinstance(checkpoint, dict) or "format" not in checkpoint:
-        raise QmriError(f"{path} is not a qmri checkpoint")
-    if checkpoint["format"] != CHECKPOINT_FORMAT:
-        raise QmriError(f"{path} has checkpoint format {checkpoint['format']}, this qmri reads format "
-                        f"{CHECKPOINT_FORMAT}: train it again")
-    settings = TrainSettings(**checkpoint["settings"])
-    net = build_network(checkpoint["method"], model_for_task(checkpoint["task"]), checkpoint["n_images"], settings)
-    net.load_state_dict(checkpoint["state_dict"])
-    return net.to(device).eval(), {k: v for k, v in checkpoint.items() if k not in ("state_dict",)}
-
-
-def predict(net: nn.Module, meta: dict, signal: torch.Tensor, tau_ms: list[float] | np.ndarray, task: str,
-            precision: str = "auto") -> torch.Tensor:
-    """Return parameter maps ``(batch, Q, H, W)`` in physical units for images ``(batch, N, H, W)``.
-
-    Any intensity scale and image size work. A model for the other task, or a ResNet given a
-    different number of images, is a one-line error.
-    """
-    if meta["task"] != task:
-        raise QmriError(f"these weights are for the {meta['task']} task, not {task}")
-    if meta["method"] == "resnet" and signal.shape[1] != meta["n_images"]:
-        raise QmriError(f"this ResNet was trained on {meta['n_images']} images ({meta['protocol']}); "
-                        f"the input has {signal.shape[1]}")
-    model = model_for_task(task)
-    device = next(net.parameters()).device
-    signal = torch.nan_to_num(signal.to(device, torch.float32))
-    tau = torch.as_tensor(np.asarray(tau_ms, dtype=np.float32), device=device)
-    s = scaling.intensity_scale(signal)
-    with torch.inference_mode(), inference_precision(net, fast_dtype(device, precision)) as net:
-        out = estimates(net, (signal / s).contiguous(memory_format=torch.channels_last), tau)[-1]
-    return scaling.from_network(out.float(), model, s)
-
-
-@contextmanager
-def inference_precision(net: nn.Module, dtype: torch.dtype) -> Iterator[nn.Module]:
-    """Yield ``net`` (channels-last) set up to infer in ``dtype``.
-
-    A RIM gets a copy whose recurrent cell holds ``dtype`` weights and runs natively in it (its
-    estimate stays float32); a ResNet runs under autocast, which keeps BatchNorm in float32.
-    """
-    net = net.to(memory_format=torch.channels_last)
-    if isinstance(net, RIM) and dtype != torch.float32:
-        net = copy.deepcopy(net)
-        net.cell.to(dtype)
-        yield net
-    else:
-        with _autocast(next(net.parameters()).device, dtype):
-            yield net

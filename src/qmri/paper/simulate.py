@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from scipy import ndimage, stats
 
-from qmri import tissues as T
-from qmri.brains import BrainModel
 from qmri.errors import QmriError
-from qmri.signal import SignalModel
+from qmri.paper import tissues as T
+from qmri.paper.brains import BrainModel
+from qmri.physics.signal import SignalModel
 
 KAPPA_NAMES: tuple[str, ...] = ("A", "B", "T1", "T2")
 
@@ -216,7 +216,7 @@ def synthesise(kappa: torch.Tensor, sigma: torch.Tensor | float, tau_ms: torch.T
 def weighted_images(kappa: np.ndarray, sigma: np.ndarray, tau_ms: list[float] | np.ndarray, task: str,
                     seed: int) -> np.ndarray:
     """Return noisy weighted images ``(P, N, H, W)`` for stored ``(P, 4, H, W)`` patches and a protocol."""
-    from qmri.signal import model_for_task
+    from qmri.physics.signal import model_for_task
 
     model = model_for_task(task)
     generator = torch.Generator().manual_seed(seed)
@@ -238,3 +238,29 @@ def settings_from_config(entry: dict) -> TrainsetSettings:
     if "scale_range" in entry:
         entry["scale_range"] = tuple(entry["scale_range"])
     return TrainsetSettings(sigma_min=sigma_min, sigma_max=sigma_max, **entry)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A simulated slice: parameters ``kappa`` (Q, H, W) in the model's order and tissue ``labels`` (H, W)."""
+
+    model: SignalModel
+    kappa: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def fit_mask(self) -> np.ndarray:
+        """Every pixel with signal (the head): what a method is asked to map, shape (H, W)."""
+        return self.labels > 0
+
+    @property
+    def score_mask(self) -> np.ndarray:
+        """The brain (CSF, GM, WM): where the metrics are summarised, shape (H, W)."""
+        return np.isin(self.labels, T.BRAIN_LABELS)
+
+    @classmethod
+    def test_slice(cls, brain: BrainModel, model: SignalModel, settings: TrainsetSettings, seed: int,
+                   size: int = 256, pixel_mm: float = 0.82) -> Truth:
+        """Return the brain model's unseen middle test slice (``test_slice``) for ``model``."""
+        labels, kappa = test_slice(brain, settings, seed, size, pixel_mm)
+        return cls(model, task_kappa(kappa[None], model)[0].astype(np.float64), labels)

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from qmri import tissues as T  # noqa: E402
-from qmri.io import atomic_path  # noqa: E402
+from qmri.data.io import atomic_path  # noqa: E402
+from qmri.paper import tissues as T  # noqa: E402
 
 METHOD_COLOURS = {"rim": "#d62728", "mle": "#1f77b4", "resnet": "#2ca02c"}
 
@@ -95,7 +95,7 @@ def _axis_limits(stats: pd.DataFrame) -> tuple[float, float]:
 def noise_robustness(summary: pd.DataFrame, title: str) -> plt.Figure:
     """Return figure 2 / A1: box plots of per-pixel relative bias (top) and CV (bottom) against SNR.
 
-    ``summary`` holds the rows of ``qmri.montecarlo.noise_robustness``. Boxes are quartiles with a
+    ``summary`` holds the rows of ``qmri.paper.montecarlo.noise_robustness``. Boxes are quartiles with a
     line at the median and whiskers at the minimum and maximum over the brain, as in the paper;
     whiskers that leave the axis are cut at its edge, the true extremes stay in the CSV.
     """
@@ -140,7 +140,7 @@ def blurriness(table: pd.DataFrame, t1_e2: np.ndarray, placed: dict[str, np.ndar
     grid = fig.add_gridspec(2, 3, width_ratios=[1.1, 1, 1])
     ax = fig.add_subplot(grid[:, 0])
     im = ax.imshow(t1_e2.T, cmap="gray", vmin=0, vmax=2500, origin="lower")
-    for k, (name, mask) in enumerate(placed.items(), start=1):
+    for k, mask in enumerate(placed.values(), start=1):
         ys, xs = np.nonzero(mask)
         ax.add_patch(plt.Rectangle((ys.min() - 4, xs.min() - 4), np.ptp(ys) + 8, np.ptp(xs) + 8, fill=False,
                                    ec="#ff7f0e", lw=1.2))
@@ -248,7 +248,7 @@ def invivo_maps(maps: dict[str, np.ndarray], labels: np.ndarray, truth: np.ndarr
 def invivo_repeatability(maps: dict[str, np.ndarray], brain: np.ndarray, parameter: int, name: str, unit: str,
                          limit: float, title: str) -> plt.Figure:
     """Return figure 6: volunteer 1's maps from scans 1 and 2 per method and the pixel-wise CV map over ``brain`` (H, W)."""
-    from qmri.metrics import coefficient_of_variation
+    from qmri.paper.metrics import coefficient_of_variation
 
     methods = [m for m in METHOD_NAMES if m in maps]
     fig, axes = plt.subplots(len(methods), 3, figsize=(12, 4 * len(methods)), layout="constrained", squeeze=False)
@@ -343,7 +343,7 @@ def boundary_sharpness(maps: dict[str, np.ndarray], lines: np.ndarray, table: pd
     ``maps`` are T1 maps (H, W) per method, ``lines`` from ``qmri.sharpness.boundary_lines``,
     ``table`` from ``qmri.sharpness.slopes`` and ``tests`` from ``qmri.sharpness.paired_tests``.
     """
-    from qmri.sharpness import positions_mm, profiles, sigmoid
+    from qmri.paper.sharpness import positions_mm, profiles, sigmoid
 
     methods = [m for m in METHOD_NAMES if m in maps]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained", width_ratios=[1, 1.1, 0.9])

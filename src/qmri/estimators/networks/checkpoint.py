@@ -1,0 +1,136 @@
+"""Trained networks as estimators: checkpoints, architecture, and inference in physical units.
+
+A checkpoint (written by ``qmri.paper.train``) is a dict of plain values and tensors: it is read with
+``torch.load(weights_only=True)``, so a weights file from elsewhere cannot run code.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.torch_version import TorchVersion
+
+from qmri.errors import QmriError
+from qmri.estimators.networks import scaling
+from qmri.estimators.networks.resnet import ResNet
+from qmri.estimators.networks.rim import RIM
+from qmri.physics.signal import SignalModel, model_for_task
+
+#: 2: B in network units is (B - 2) / 0.12 (format 1 used raw B)
+CHECKPOINT_FORMAT = 2
+
+
+def fast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
+    """Return the autocast dtype for ``device``: bfloat16 where it is fast, else float32."""
+    if precision in ("float32", "bfloat16"):
+        return getattr(torch, precision)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return torch.float32
+    return torch.bfloat16 if ("avx512_bf16" in flags or "amx_bf16" in flags) else torch.float32
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    """Return an autocast context for ``dtype`` on ``device`` (none for float32)."""
+    return torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
+
+
+def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int = 6, rim_features: int = 36
+                  ) -> nn.Module:
+    """Return a freshly Kaiming-initialised RIM (J = ``rim_steps``) or ResNet for ``n_images`` images (biases zero).
+
+    Choice: the RIM's last 1 x 1 convolution starts at zero, so an untrained RIM makes no update
+    and training starts from the section 4.4.4 initial estimate instead of from Kaiming-sized jumps.
+    """
+    if method == "rim":
+        net = RIM(model, steps=rim_steps, features=rim_features)
+    elif method == "resnet":
+        net = ResNet(n_images, model.n_params)
+    else:
+        raise QmriError(f"unknown method {method!r}: choose rim or resnet")
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    if isinstance(net, RIM):
+        nn.init.zeros_(net.cell.conv_out.weight)
+    return net
+
+
+def estimates(net: nn.Module, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> list[torch.Tensor]:
+    """Return the network's estimates in network units: J of them for a RIM, one for a ResNet."""
+    return net(signal_net, tau_ms) if isinstance(net, RIM) else [net(signal_net)]
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict]:
+    """Return ``(network in eval mode, checkpoint metadata)`` from a checkpoint file."""
+    path = Path(path)
+    if not path.exists():
+        raise QmriError(f"missing weights file: {path}")
+    try:
+        # checkpoints before 2026-11-28 stored torch.__version__ as a TorchVersion, a str subclass
+        with torch.serialization.safe_globals([TorchVersion]):
+            checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # torch raises many types for damaged or foreign files
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise QmriError(f"cannot read weights {path}: {reason}") from None
+    if not isinstance(checkpoint, dict) or "format" not in checkpoint:
+        raise QmriError(f"{path} is not a qmri checkpoint")
+    if checkpoint["format"] != CHECKPOINT_FORMAT:
+        raise QmriError(f"{path} has checkpoint format {checkpoint['format']}, this qmri reads format "
+                        f"{CHECKPOINT_FORMAT}: train it again")
+    settings = checkpoint["settings"]
+    net = build_network(checkpoint["method"], model_for_task(checkpoint["task"]), checkpoint["n_images"],
+                        settings["rim_steps"], settings["rim_features"])
+    net.load_state_dict(checkpoint["state_dict"])
+    return net.to(device).eval(), {k: v for k, v in checkpoint.items() if k not in ("state_dict",)}
+
+
+def predict(net: nn.Module, meta: dict, signal: torch.Tensor, tau_ms: list[float] | np.ndarray, task: str,
+            precision: str = "auto") -> torch.Tensor:
+    """Return parameter maps ``(batch, Q, H, W)`` in physical units for images ``(batch, N, H, W)``.
+
+    Any intensity scale and image size work. A model for the other task, or a ResNet given a
+    different number of images, is a one-line error.
+    """
+    if meta["task"] != task:
+        raise QmriError(f"these weights are for the {meta['task']} task, not {task}")
+    if meta["method"] == "resnet" and signal.shape[1] != meta["n_images"]:
+        raise QmriError(f"this ResNet was trained on {meta['n_images']} images ({meta['protocol']}); "
+                        f"the input has {signal.shape[1]}")
+    model = model_for_task(task)
+    device = next(net.parameters()).device
+    signal = torch.nan_to_num(signal.to(device, torch.float32))
+    tau = torch.as_tensor(np.asarray(tau_ms, dtype=np.float32), device=device)
+    s = scaling.intensity_scale(signal)
+    with torch.inference_mode(), inference_precision(net, fast_dtype(device, precision)) as net:
+        out = estimates(net, (signal / s).contiguous(memory_format=torch.channels_last), tau)[-1]
+    return scaling.from_network(out.float(), model, s)
+
+
+@contextmanager
+def inference_precision(net: nn.Module, dtype: torch.dtype) -> Iterator[nn.Module]:
+    """Yield ``net`` (channels-last) set up to infer in ``dtype``.
+
+    A RIM gets a copy whose recurrent cell holds ``dtype`` weights and runs natively in it (its
+    estimate stays float32); a ResNet runs under autocast, which keeps BatchNorm in float32.
+    """
+    net = net.to(memory_format=torch.channels_last)
+    if isinstance(net, RIM) and dtype != torch.float32:
+        net = copy.deepcopy(net)
+        net.cell.to(dtype)
+        yield net
+    else:
+        with autocast(next(net.parameters()).device, dtype):
+            yield net
