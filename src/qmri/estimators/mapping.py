@@ -20,9 +20,6 @@ from qmri.estimators.mle import MLESettings, crlb_sd, estimate_sigma, fit
 from qmri.physics.likelihood import Gaussian, NoiseModel, Rician, noise_model
 from qmri.physics.signal import SignalModel, model_for_task, varies
 
-#: BIDS qMRI suffix, unit conversion factor from internal units, and unit of each parameter
-OUTPUTS: dict[str, tuple[str, float, str]] = {"A": ("M0map", 1.0, "arbitrary"), "B": ("Bmap", 1.0, "1"),
-                                              "T1": ("T1map", 1e-3, "s"), "T2": ("T2map", 1e-3, "s")}
 METHODS = ("mle", "rim", "resnet")
 #: fit-quality maps: BIDS desc label and what the map holds
 QUALITY_OUTPUTS = (("rsquared", "coefficient of determination R^2 = 1 - RSS / TSS of the fit, per voxel"),
@@ -192,14 +189,14 @@ def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None 
         **{k: v for k, v in maps.settings.items() if v is not None},
     }
     jobs = []
-    for q, name in enumerate(model.param_names):
-        suffix, factor, unit = OUTPUTS[name]
-        jobs.append((f"{prefix}_{suffix}", maps.kappa[..., q] * factor, {**common, "Units": unit}))
+    for q, par in enumerate(model.parameters):
+        units = {**common, "Units": par.bids_unit}
+        jobs.append((f"{prefix}_{par.bids_suffix}", maps.kappa[..., q] * par.bids_factor, units))
         if maps.crlb is not None:
-            jobs.append((f"{prefix}_desc-crlb_{suffix}", maps.crlb[..., q] * factor,
-                         {**common, "Units": unit, "Description": f"Cramer-Rao lower bound on the SD of {name}"}))
+            jobs.append((f"{prefix}_desc-crlb_{par.bids_suffix}", maps.crlb[..., q] * par.bids_factor,
+                         {**units, "Description": f"Cramer-Rao lower bound on the SD of {par.name}"}))
     if maps.quality is not None:
-        suffix = OUTPUTS[model.param_names[-1]][0]  # the fit is named after the map it makes
+        suffix = model.measured.bids_suffix  # the fit is named after the map it makes
         for k, (label, text) in enumerate(QUALITY_OUTPUTS):
             jobs.append((f"{prefix}_desc-{label}_{suffix}", maps.quality[..., k],
                          {**common, "Units": "1", "Description": text}))

@@ -32,7 +32,7 @@ Everything is batched torch code: CPU or CUDA, no Python loop over voxels.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -41,10 +41,6 @@ from scipy import stats
 from qmri.errors import QmriError
 from qmri.physics.likelihood import Gaussian, Likelihood, NoiseModel
 from qmri.physics.signal import SignalModel
-
-#: box constraints in internal units (A in units of the normalised data, times in ms)
-BOUNDS: dict[str, tuple[float, float]] = {"A": (0.0, 100.0), "B": (0.2, 3.0), "T1": (1.0, 2.0e4),
-                                          "T2": (0.5, 1.0e4)}
 
 
 @dataclass(frozen=True)
@@ -59,9 +55,6 @@ class MLESettings:
     #: the B system is solved inexactly (a damped Gauss-Newton step needs no more)
     cg_max_iter: int = 50
     cg_tol: float = 1e-4
-    #: grid of the start search, per non-linear parameter: (low, high, count); times log-spaced
-    grid: dict[str, tuple[float, float, int]] = field(default_factory=lambda: {
-        "B": (1.0, 2.2, 13), "T1": (30.0, 6000.0, 64), "T2": (3.0, 3000.0, 96)})
 
 
 @dataclass
@@ -145,7 +138,7 @@ def grid_search(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor, 
                 fixed: dict[str, float] | None = None, chunk: int = 8192, signed: bool = False) -> torch.Tensor:
     """Return the best grid point per voxel for ``signal`` (M, N), as ``(M, Q)``, A solved in closed form.
 
-    For each combination of the non-linear parameters on ``settings.grid``, ``h = f(A=1)`` and the
+    For each combination of the non-linear parameters on their ``Parameter.grid`` (times log-spaced), ``h = f(A=1)`` and the
     least-squares amplitude ``A = <S, h> / <h, h>`` (clamped at 0) give the residual exactly:
     ``RSS = |S|^2 - <S, h>^2 / |h|^2`` when ``<S, h> > 0``, so the best point maximises
     ``<S, h / |h|>``. Parameters named in ``fixed`` take that one value instead of a grid. ``signed``
@@ -153,11 +146,11 @@ def grid_search(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor, 
     """
     fixed = fixed or {}
     axes = []
-    for name in model.param_names[1:]:
-        lo, hi, count = settings.grid[name]
-        if name in fixed:
-            axes.append(torch.tensor([fixed[name]], dtype=signal.dtype))
-        elif name.startswith("T"):
+    for parameter in model.parameters[1:]:
+        lo, hi, count = parameter.grid
+        if parameter.name in fixed:
+            axes.append(torch.tensor([fixed[parameter.name]], dtype=signal.dtype))
+        elif parameter.kind == "time":
             axes.append(torch.logspace(math.log10(lo), math.log10(hi), count, dtype=signal.dtype))
         else:
             axes.append(torch.linspace(lo, hi, count, dtype=signal.dtype))
@@ -187,10 +180,8 @@ class _Problem:
         self.sigma = sigma
         self.b = model.param_names.index("B") if "B" in model.param_names and lambda_b > 0 else None
         self.lambda_b = lambda_b if self.b is not None else 0.0
-        self.lower = torch.tensor([BOUNDS[p][0] for p in model.param_names], dtype=signal.dtype,
-                                  device=signal.device)
-        self.upper = torch.tensor([BOUNDS[p][1] for p in model.param_names], dtype=signal.dtype,
-                                  device=signal.device)
+        bounds = torch.tensor([p.bounds for p in model.parameters], dtype=signal.dtype, device=signal.device)
+        self.lower, self.upper = bounds[:, 0], bounds[:, 1]
 
     def restrict(self, idx: torch.Tensor) -> _Problem:
         """Return the problem of the voxels ``idx`` alone (only without a prior: voxels are then independent)."""
@@ -433,9 +424,8 @@ def reference_fit(model: SignalModel, signal: np.ndarray, tau_ms: np.ndarray, st
     from scipy.optimize import least_squares
 
     tau = torch.as_tensor(np.asarray(tau_ms, dtype=np.float64))
-    lower = np.array([BOUNDS[p][0] for p in model.param_names])
-    upper = np.array([BOUNDS[p][1] for p in model.param_names])
-    upper[0] = BOUNDS["A"][1] * max(float(np.max(signal)), 1e-12)
+    lower, upper = np.array([p.bounds for p in model.parameters]).T
+    upper[0] *= max(float(np.max(signal)), 1e-12)  # A's bound is relative to the data
 
     def residual(x: np.ndarray, s: np.ndarray) -> np.ndarray:
         return model.forward(torch.from_numpy(x)[None], tau)[0].numpy() - s

@@ -241,7 +241,7 @@ class _SignedIR(InversionRecovery):
 class _JacobianInversionRecovery(InversionRecovery):
     """The comparison's T1 model: likelihood gradients through the full Jacobian (the generic path)."""
 
-    sse_gradient = SignalModel.sse_gradient
+    pullback = SignalModel.pullback
 
 
 def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:

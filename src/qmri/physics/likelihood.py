@@ -215,9 +215,9 @@ class Likelihood:
 
     def gradient(self, kappa: torch.Tensor, signal: torch.Tensor, tau_ms: torch.Tensor,
                  sigma: torch.Tensor | float) -> torch.Tensor:
-        """Return ``dL/dkappa = sum_n score_n dg_n/dkappa``, shape ``(batch, Q, *spatial)``."""
-        g, dg = self.model.signed_and_jacobian(kappa, tau_ms)  # dg: shape (batch, Q, N, *spatial)
-        return (dg * self.noise.score(g, signal, sigma).unsqueeze(1)).sum(dim=2)
+        """Return ``dL/dkappa = sum_n score_n dg_n/dkappa``, shape ``(batch, Q, *spatial)`` (closed form where the
+        model has one: ``SignalModel.pullback``)."""
+        return self.model.pullback(kappa, tau_ms, lambda g: self.noise.score(g, signal, sigma))
 
     def fisher_information(self, kappa: torch.Tensor, tau_ms: torch.Tensor, sigma: torch.Tensor | float
                            ) -> torch.Tensor:

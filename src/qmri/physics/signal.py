@@ -8,9 +8,16 @@ shape ``(batch, N, *spatial)``. Times are in milliseconds throughout.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from qmri.errors import QmriError
+
+#: a function of the signal before the modulus ``g``, elementwise (a noise model's score)
+Score = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _tau_view(tau_ms: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
@@ -19,21 +26,63 @@ def _tau_view(tau_ms: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
     return tau.reshape(1, -1, *([1] * (kappa.ndim - 2)))
 
 
+@dataclass(frozen=True)
+class Parameter:
+    """One tissue parameter of a signal model: what every estimator and output needs to know about it.
+
+    ``kind`` is "amplitude" (linear in the signal; solved in closed form by the MLE's start, scaled by
+    the image for the networks), "efficiency" (the inversion factor B) or "time" (a relaxation time:
+    log-spaced start grid, log units in the networks).
+    """
+
+    name: str
+    #: internal unit (times in ms)
+    unit: str
+    kind: str
+    #: box constraint of the fits, internal units (A relative to the normalised data)
+    bounds: tuple[float, float]
+    #: the section 4.4.4 initial value; NaN where it comes from the data (A = maximum intensity projection)
+    initial: float
+    #: the MLE's start grid (low, high, count); None for the amplitude, which is solved in closed form
+    grid: tuple[float, float, int] | None
+    #: BIDS qMRI map suffix, the factor from internal to BIDS units, and the BIDS unit
+    bids_suffix: str
+    bids_factor: float
+    bids_unit: str
+
+
+AMPLITUDE = Parameter("A", "a.u.", "amplitude", (0.0, 100.0), float("nan"), None, "M0map", 1.0, "arbitrary")
+INVERSION = Parameter("B", "1", "efficiency", (0.2, 3.0), 2.0, (1.0, 2.2, 13), "Bmap", 1.0, "1")
+T1 = Parameter("T1", "ms", "time", (1.0, 2.0e4), 1000.0, (30.0, 6000.0, 64), "T1map", 1e-3, "s")
+T2 = Parameter("T2", "ms", "time", (0.5, 1.0e4), 100.0, (3.0, 3000.0, 96), "T2map", 1e-3, "s")
+
+
 class SignalModel(ABC):
     """A parametric magnitude signal model ``f_n(kappa) = |g_n(kappa)|``."""
 
     task: str
-    param_names: tuple[str, ...]
-    units: tuple[str, ...]
-    #: values of the section 4.4.4 initialisation, NaN where it comes from the data (A = MIP)
-    init_values: tuple[float, ...]
+    #: the parameters, in the channel order of kappa
+    parameters: tuple[Parameter, ...]
     #: the signal before the modulus, as written in output sidecars
     equation: str
 
     @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        return tuple(p.unit for p in self.parameters)
+
+    @property
     def n_params(self) -> int:
         """Number of tissue parameters Q."""
-        return len(self.param_names)
+        return len(self.parameters)
+
+    @property
+    def measured(self) -> Parameter:
+        """The relaxation time the model maps (its last parameter): the fit and its outputs are named after it."""
+        return self.parameters[-1]
 
     def index(self, name: str) -> int:
         """Return the channel index of parameter ``name``."""
@@ -70,20 +119,16 @@ class SignalModel(ABC):
         """Return ``df/dkappa``, shape ``(batch, Q, N, *spatial)`` (see ``forward_and_jacobian``)."""
         return self.forward_and_jacobian(kappa, tau_ms)[1]
 
-    def sse_gradient(self, kappa: torch.Tensor, tau_ms: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
-        """Return the gradient of ``0.5 sum_n (S_n - f_n(kappa))^2`` with respect to kappa, ``(batch, Q, *spatial)``.
+    def pullback(self, kappa: torch.Tensor, tau_ms: torch.Tensor, score: Score) -> torch.Tensor:
+        """Return ``sum_n w_n dg_n/dkappa`` with ``w = score(g)``, shape ``(batch, Q, *spatial)``.
 
-        This is ``J^T (f - S)``. The generic version builds the Jacobian; models override it with a
-        closed form that never holds the ``(batch, Q, N, *spatial)`` array (the RIM calls it J times
-        per inference, on every pixel).
+        With ``score`` a noise model's ``d nll / dg`` this is the likelihood gradient
+        (``qmri.physics.likelihood.Likelihood.gradient``). The generic version builds the Jacobian;
+        models override it with a closed form that never holds the ``(batch, Q, N, *spatial)`` array
+        (the RIM calls it J times per inference, on every pixel).
         """
-        f, jac = self.forward_and_jacobian(kappa, tau_ms)
-        return ((f - signal).unsqueeze(1) * jac).sum(dim=2)
-
-    @staticmethod
-    def _signed_misfit(g: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
-        """Return ``(|g| - S) sign(g) = g - S sign(g)``: the misfit carried through the modulus."""
-        return g - signal * torch.sign(g)
+        g, jac = self.signed_and_jacobian(kappa, tau_ms)
+        return (jac * score(g).unsqueeze(1)).sum(dim=2)
 
     def initial_guess(self, signal: torch.Tensor) -> torch.Tensor:
         """Return the section 4.4.4 start: A = maximum intensity projection, fixed values otherwise.
@@ -91,8 +136,7 @@ class SignalModel(ABC):
         ``signal`` has shape ``(batch, N, *spatial)``; the result ``(batch, Q, *spatial)``.
         """
         mip = signal.amax(dim=1)
-        channels = [mip if name == "A" else torch.full_like(mip, value)
-                    for name, value in zip(self.param_names, self.init_values)]
+        channels = [mip if p.kind == "amplitude" else torch.full_like(mip, p.initial) for p in self.parameters]
         return torch.stack(channels, dim=1)
 
 
@@ -100,9 +144,7 @@ class InversionRecovery(SignalModel):
     """Look-Locker / inversion recovery T1 model ``|A (1 - B exp(-tau/T1))|``, kappa = (A, B, T1)."""
 
     task = "t1"
-    param_names = ("A", "B", "T1")
-    units = ("a.u.", "1", "ms")
-    init_values = (float("nan"), 2.0, 1000.0)
+    parameters = (AMPLITUDE, INVERSION, T1)
     equation = "A (1 - B exp(-TI/T1))"
 
     def signed(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
@@ -121,13 +163,13 @@ class InversionRecovery(SignalModel):
         torch.mul(jac[:, 1], tau * (b / t1**2), out=jac[:, 2])  # -A B e tau / T1^2
         return jac[:, 0] * a, jac
 
-    def sse_gradient(self, kappa: torch.Tensor, tau_ms: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
-        """Closed form of ``J^T (f - S)``: with ``w = sign(g)(|g| - S)`` and ``e = exp(-tau/T1)``,
+    def pullback(self, kappa: torch.Tensor, tau_ms: torch.Tensor, score: Score) -> torch.Tensor:
+        """Closed form: with ``w = score(g)`` and ``e = exp(-tau/T1)``,
         ``(sum w - B sum w e, -A sum w e, -A B sum w e tau / T1^2)``."""
         a, b, t1 = kappa[:, 0:1], kappa[:, 1:2], kappa[:, 2:3]  # shape (batch, 1, *spatial)
         tau = _tau_view(tau_ms, kappa)
         decay = torch.exp(tau * (-1.0 / t1))  # shape (batch, N, *spatial)
-        w = self._signed_misfit(a - a * b * decay, signal)
+        w = score(a - a * b * decay)
         we = w * decay
         sum_w, sum_we = w.sum(dim=1, keepdim=True), we.sum(dim=1, keepdim=True)
         sum_wet = (we * tau).sum(dim=1, keepdim=True)  # shape (batch, 1, *spatial)
@@ -150,8 +192,8 @@ class InversionRecoveryTR(InversionRecovery):
     def __init__(self, tr_ms: torch.Tensor | list[float]):
         self.tr_ms = torch.as_tensor(tr_ms, dtype=torch.float64)
 
-    # the paper model's closed-form gradient does not hold here: use the generic J^T r
-    sse_gradient = SignalModel.sse_gradient
+    # the paper model's closed form does not hold here: use the generic one
+    pullback = SignalModel.pullback
 
     def signed(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         a, b, t1 = kappa[:, 0:1], kappa[:, 1:2], kappa[:, 2:3]  # shape (batch, 1, *spatial)
@@ -173,9 +215,7 @@ class T2Decay(SignalModel):
     """T2-prepared mono-exponential decay ``|A exp(-tau/T2)|``, kappa = (A, T2)."""
 
     task = "t2"
-    param_names = ("A", "T2")
-    units = ("a.u.", "ms")
-    init_values = (float("nan"), 100.0)
+    parameters = (AMPLITUDE, T2)
     equation = "A exp(-TE/T2)"
 
     def signed(self, kappa: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
@@ -190,12 +230,12 @@ class T2Decay(SignalModel):
         g = a * decay
         return g, torch.stack([decay, g * tau / t2**2], dim=1)  # shapes (batch, N, ...), (batch, 2, N, ...)
 
-    def sse_gradient(self, kappa: torch.Tensor, tau_ms: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
-        """Closed form of ``J^T (f - S)``: ``(sum w e, A sum w e tau / T2^2)``, ``w = sign(g)(|g| - S)``."""
+    def pullback(self, kappa: torch.Tensor, tau_ms: torch.Tensor, score: Score) -> torch.Tensor:
+        """Closed form: ``(sum w e, A sum w e tau / T2^2)`` with ``w = score(g)``, ``e = exp(-tau/T2)``."""
         a, t2 = kappa[:, 0:1], kappa[:, 1:2]  # shape (batch, 1, *spatial)
         tau = _tau_view(tau_ms, kappa)
         decay = torch.exp(tau * (-1.0 / t2))  # shape (batch, N, *spatial)
-        we = self._signed_misfit(a * decay, signal) * decay
+        we = score(a * decay) * decay
         sum_we, sum_wet = we.sum(dim=1, keepdim=True), (we * tau).sum(dim=1, keepdim=True)
         return torch.cat([sum_we, a * sum_wet / t2**2], dim=1)
 
@@ -217,8 +257,6 @@ def model_for_task(task: str, tr_ms: np.ndarray | list[float] | None = None) -> 
     For T1 with repetition times ``tr_ms`` (one per image) that vary, the TR-aware
     ``InversionRecoveryTR``; otherwise the paper's model (a constant TR is absorbed by A and B).
     """
-    from qmri.errors import QmriError
-
     if task not in MODELS:
         raise QmriError(f"unknown task {task!r}: choose one of {sorted(MODELS)}")
     if task == "t1" and varies(tr_ms):

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from qmri.estimators.mle import BOUNDS
 from qmri.estimators.networks import scaling
+from qmri.physics.likelihood import Gaussian, Likelihood
 from qmri.physics.signal import SignalModel
 
 
@@ -67,20 +67,22 @@ class RIM(nn.Module):
             raise ValueError(f"steps and features must be positive, got {steps}, {features}")
         self.model, self.steps, self.features = model, steps, features
         self.cell = RNNCell(model.n_params, features)
-        bounds = torch.tensor([BOUNDS[p] for p in model.param_names])  # shape (Q, 2)
+        #: the paper's Gaussian likelihood on magnitudes; at sigma = 1 its gradient is ``J^T (f - S)``
+        self.likelihood = Likelihood(model, Gaussian())
+        bounds = torch.tensor([p.bounds for p in model.parameters])  # shape (Q, 2)
         self.register_buffer("lower", bounds[:, 0].view(1, -1, 1, 1), persistent=False)
         self.register_buffer("upper", bounds[:, 1].view(1, -1, 1, 1), persistent=False)
 
     def gradient(self, kappa_net: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         """Return the scaled likelihood gradient (see ``scaling``) at ``kappa_net``, ``(batch, Q, H, W)``.
 
-        The estimate is first clamped to the physical box of ``qmri.estimators.mle.BOUNDS``: an early, untrained
+        The estimate is first clamped to the physical box of the parameters' ``bounds``: an early, untrained
         update can leave it, and the signal model must stay finite.
         """
         ones = torch.ones_like(signal_net[:, :1, :1, :1])  # images are already divided by s
         kappa = scaling.from_network(kappa_net, self.model, ones)
         kappa = torch.clamp(kappa, self.lower.to(kappa), self.upper.to(kappa))
-        grad = self.model.sse_gradient(kappa, tau_ms, signal_net) / signal_net.shape[1]
+        grad = self.likelihood.gradient(kappa, signal_net, tau_ms, 1.0) / signal_net.shape[1]
         return grad * scaling.physical_per_network(kappa, self.model)
 
     def forward(self, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> list[torch.Tensor]:

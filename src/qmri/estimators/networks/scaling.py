@@ -36,8 +36,8 @@ def intensity_scale(signal: torch.Tensor) -> torch.Tensor:
 
 
 def _kind(model: SignalModel) -> list[str]:
-    """Return each parameter's unit rule: "A", "B" or "time"."""
-    return ["time" if name.startswith("T") else name for name in model.param_names]
+    """Return each parameter's unit rule: "amplitude", "efficiency" or "time" (``Parameter.kind``)."""
+    return [p.kind for p in model.parameters]
 
 
 def to_network(kappa: torch.Tensor, model: SignalModel, s: torch.Tensor) -> torch.Tensor:
@@ -45,7 +45,7 @@ def to_network(kappa: torch.Tensor, model: SignalModel, s: torch.Tensor) -> torc
     channels = []
     for q, kind in enumerate(_kind(model)):
         x = kappa[:, q:q + 1]
-        channels.append(x / s if kind == "A" else (x - B_CENTRE) / B_SPREAD if kind == "B"
+        channels.append(x / s if kind == "amplitude" else (x - B_CENTRE) / B_SPREAD if kind == "efficiency"
                         else torch.log(x.clamp_min(1e-3) / TIME_UNIT_MS))
     return torch.cat(channels, dim=1)
 
@@ -55,13 +55,13 @@ def from_network(kappa_net: torch.Tensor, model: SignalModel, s: torch.Tensor) -
     channels = []
     for q, kind in enumerate(_kind(model)):
         x = kappa_net[:, q:q + 1]
-        channels.append(x * s if kind == "A" else B_CENTRE + B_SPREAD * x if kind == "B"
+        channels.append(x * s if kind == "amplitude" else B_CENTRE + B_SPREAD * x if kind == "efficiency"
                         else torch.exp(x.clamp(-20, 20)) * TIME_UNIT_MS)
     return torch.cat(channels, dim=1)
 
 
 def physical_per_network(kappa: torch.Tensor, model: SignalModel) -> torch.Tensor:
     """Return ``d kappa / d kappa_net`` at physical ``kappa`` (s = 1): 1 for A, 0.12 for B, T for times."""
-    return torch.cat([torch.ones_like(kappa[:, q:q + 1]) if kind == "A" else
-                      torch.full_like(kappa[:, q:q + 1], B_SPREAD) if kind == "B" else kappa[:, q:q + 1]
+    return torch.cat([torch.ones_like(kappa[:, q:q + 1]) if kind == "amplitude" else
+                      torch.full_like(kappa[:, q:q + 1], B_SPREAD) if kind == "efficiency" else kappa[:, q:q + 1]
                       for q, kind in enumerate(_kind(model))], dim=1)
