@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qmri import __version__
 from qmri.errors import QmriError
+from qmri.estimators.mle import LAMBDA_B
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="MLE likelihood; rician models the noise floor of magnitude images at low SNR")
     fit.add_argument("--sigma", type=float,
                      help="noise SD in image units (default: estimated; rician: from the background)")
-    fit.add_argument("--lambda-b", type=float, default=500.0, help="weight of the Laplacian prior on B (default 500)")
+    fit.add_argument("--lambda-b", type=float, default=LAMBDA_B,
+                     help=f"weight of the Laplacian prior on B (default {LAMBDA_B:g}, the paper's)")
     fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     fit.add_argument("--uncertainty", action="store_true", help="also write Cramer-Rao SD maps (desc-crlb)")
     fit.add_argument("-o", "--output", required=True, help="output prefix, e.g. out/sub-01_ses-1")

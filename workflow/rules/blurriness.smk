@@ -4,28 +4,18 @@
 rule blurriness:
     input:
         unpack(test_brain),
-        rim=f"results/models/rim/{TIMING_PROTOCOL}.pt",
-        resnet=f"results/models/resnet/{TIMING_PROTOCOL}.pt",
+        **fits_of("blurriness", TIMING_PROTOCOL, TIMING_PROTOCOL),
     output:
         table="results/blurriness/blurriness.csv",
         maps="results/blurriness/structures.npz",
     params:
-        task=PROTOCOLS[TIMING_PROTOCOL]["task"],
-        tau_ms=PROTOCOLS[TIMING_PROTOCOL]["tau_ms"],
-        snr=config["blurriness"]["snr"],
-        repetitions=config["blurriness"]["repetitions"],
-        lambda_b=config["mle"]["lambda_b"],
-        trainset=config["trainset"],
-        geometry=config["simulation"],
-        seed=config["seed"],
+        study=study("blurriness"),
+        protocol=TIMING_PROTOCOL,
     log:
         "logs/blurriness.log",
-    benchmark:
-        "benchmarks/blurriness.tsv"
-    threads: 2
     resources:
         mem_mb=6000,
-        runtime=60,
+        runtime=10,
     conda:
         "../../envs/qmri.yaml"
     script:

@@ -1,6 +1,16 @@
 # Helpers that turn the config into file lists and rule parameters.
 
+from snakemake.exceptions import WorkflowError
+
 from qmri.data.scans import sidecar_path
+from qmri.errors import QmriError
+from qmri.paper.fits import estimator_name
+from qmri.paper.study import check_references
+
+try:
+    check_references(config)
+except QmriError as err:
+    raise WorkflowError(str(err)) from None
 
 
 def brain_specs():
@@ -36,12 +46,33 @@ MONTECARLO_FIGURES = {
 INVIVO = config["invivo"]["datasets"]
 #: real volunteer datasets (repeated NIfTI/DICOM scans), if any are configured
 REAL_INVIVO = config["invivo"].get("real", {})
-#: figure name -> the in-vivo arrays it shows (simulated volunteers, then real datasets)
+#: the paper's in-vivo figures: figure -> (simulated dataset, what it shows)
+PAPER_INVIVO_FIGURES = {
+    "fig5_invivo_t1": ("iv-t1", "maps"),
+    "fig6_invivo_t1_noisy": ("iv-t1-noisy", "repeatability"),
+    "fig8_invivo_t2": ("iv-t2", "maps"),
+}
+
+
+def invivo_title(dataset, spec, view):
+    """A figure title that names the dataset and its protocol as config.yaml defines them."""
+    protocol = PROTOCOLS[spec["protocol"]]
+    images = f"{len(protocol['tau_ms'])} {'TIs' if protocol['task'] == 't1' else 'preparation times'}"
+    what = {"maps": "maps of volunteer 1, scan 1", "repeatability": "repeated scans and pixel-wise CV",
+            "real": "real repeated scans of volunteer 1, CV over the head mask"}[view]
+    return f"{dataset} ({spec['protocol']}, {images}): {what}"
+
+
+#: figure name -> the in-vivo arrays it shows, the view and its title (simulated volunteers, then real datasets)
 INVIVO_FIGURES = {
-    "fig5_invivo_t1": "results/invivo/iv-t1.npz",
-    "fig6_invivo_t1_noisy": "results/invivo/iv-t1-noisy.npz",
-    "fig8_invivo_t2": "results/invivo/iv-t2.npz",
-} | {f"invivo_{name}": f"results/invivo_real/{name}.npz" for name in REAL_INVIVO}
+    figure: {"arrays": f"results/invivo/{d}.npz", "view": view, "title": invivo_title(d, INVIVO[d], view)}
+    for figure, (d, view) in PAPER_INVIVO_FIGURES.items()
+    if d in INVIVO
+} | {
+    f"invivo_{name}": {"arrays": f"results/invivo_real/{name}.npz", "view": "real",
+                       "title": invivo_title(name, spec, "real")}
+    for name, spec in REAL_INVIVO.items()
+}
 PHANTOMS = config["phantom"]["datasets"]
 #: the paper's phantom figures show the default digital datasets; any other dataset gets phantom_<name>
 PHANTOM_FIGURES = {
@@ -62,6 +93,35 @@ ALL_FIGURES = (
     + ["results/figures/fig7_boundary_sharpness.png", "results/figures/fig9_generalisation.png"]
     + expand("results/figures/{figure}.png", figure=PHANTOM_FIGURES.values())
 )
+
+
+#: config sections that every simulated or fitted result depends on
+SCIENCE = ("seed", "protocols", "mle", "simulation", "trainset")
+
+
+def study(*sections):
+    """The config a job's science reads (``qmri.paper.study.Study(params.study)``): the common sections and the
+    experiment's own; passed as a param, so a change to any of them reruns the job and nothing else does."""
+    return {key: config[key] for key in SCIENCE + sections if key in config}
+
+
+def fit_path(experiment, dataset, method, protocol):
+    """The maps of one method (its networks trained on ``protocol``) for one dataset of an experiment."""
+    return f"results/fits/{experiment}/{dataset}/{estimator_name(method, protocol)}.npz"
+
+
+def fits_of(experiment, dataset, protocol):
+    """``{method: fit file}`` of the MLE, RIM and ResNet (the networks of ``protocol``) on one dataset."""
+    return {method: fit_path(experiment, dataset, method, protocol) for method in ["mle"] + METHODS}
+
+
+#: section 5.4: (T1 dataset, model) -> fit file: the MLE and the dataset's own ResNet, then every T1 protocol's RIM
+GENERALISATION_FITS = {
+    f"{d}|{model}": fit_path("invivo", d, method, protocol)
+    for d in T1_DATASETS
+    for model, method, protocol in [("mle", "mle", None), ("resnet", "resnet", INVIVO[d]["protocol"])]
+    + [(f"rim {p}", "rim", p) for p in T1_PROTOCOLS]
+}
 
 
 def test_brain(wildcards):
@@ -106,3 +166,20 @@ def real_invivo_scans(wildcards):
     """Every file of a real in-vivo dataset's scans (NIfTI files and sidecars, or DICOM folders)."""
     scans = [p for volunteer in REAL_INVIVO[wildcards.real]["volunteers"] for p in volunteer]
     return series_files(scans, f"in-vivo dataset {wildcards.real}")
+
+
+def fit_inputs(wildcards):
+    """The weights of a network estimator, and what the scans are made from: the test brain (simulated
+    experiments), a real phantom's sessions, or real volunteers' scans."""
+    found = {}
+    method, _, protocol = wildcards.estimator.partition("-")
+    if method != "mle":
+        found["weights"] = f"results/models/{method}/{protocol}.pt"
+    if wildcards.experiment in ("montecarlo", "blurriness", "invivo"):
+        found |= test_brain(wildcards)
+    elif wildcards.experiment == "phantom":
+        found["scans"] = series_files(PHANTOMS[wildcards.dataset].get("sessions", []),
+                                      f"phantom dataset {wildcards.dataset}")
+    else:
+        found["scans"] = real_invivo_scans(wildcards)
+    return found

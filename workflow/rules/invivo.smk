@@ -4,28 +4,16 @@
 rule invivo:
     input:
         unpack(test_brain),
-        rim=lambda w: f"results/models/rim/{INVIVO[w.dataset]['protocol']}.pt",
-        resnet=lambda w: f"results/models/resnet/{INVIVO[w.dataset]['protocol']}.pt",
+        unpack(lambda w: fits_of("invivo", w.dataset, INVIVO[w.dataset]["protocol"])),
     output:
         "results/invivo/{dataset}.npz",
     params:
-        task=lambda w: PROTOCOLS[INVIVO[w.dataset]["protocol"]]["task"],
-        tau_ms=lambda w: PROTOCOLS[INVIVO[w.dataset]["protocol"]]["tau_ms"],
-        snr=lambda w: INVIVO[w.dataset]["snr"],
-        scans=config["invivo"]["scans"],
-        volunteers=config["invivo"]["volunteers"],
-        lambda_b=config["mle"]["lambda_b"],
-        trainset=config["trainset"],
-        geometry=config["simulation"],
-        seed=config["seed"],
+        study=study("invivo"),
     log:
         "logs/invivo/{dataset}.log",
-    benchmark:
-        "benchmarks/invivo/{dataset}.tsv"
-    threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=4000,
+        runtime=10,
     conda:
         "../../envs/qmri.yaml"
     script:
@@ -35,23 +23,16 @@ rule invivo:
 rule invivo_real:
     input:
         scans=real_invivo_scans,
-        rim=lambda w: f"results/models/rim/{REAL_INVIVO[w.real]['protocol']}.pt",
-        resnet=lambda w: f"results/models/resnet/{REAL_INVIVO[w.real]['protocol']}.pt",
+        fits=lambda w: fits_of("invivo_real", w.real, REAL_INVIVO[w.real]["protocol"]).values(),
     output:
         "results/invivo_real/{real}.npz",
     params:
-        spec=lambda w: REAL_INVIVO[w.real],
-        task=lambda w: PROTOCOLS[REAL_INVIVO[w.real]["protocol"]]["task"],
-        tau_ms=lambda w: PROTOCOLS[REAL_INVIVO[w.real]["protocol"]]["tau_ms"],
-        lambda_b=config["mle"]["lambda_b"],
+        study=study("invivo"),
     log:
         "logs/invivo_real/{real}.log",
-    benchmark:
-        "benchmarks/invivo_real/{real}.tsv"
-    threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=4000,
+        runtime=10,
     conda:
         "../../envs/qmri.yaml"
     script:
@@ -60,12 +41,15 @@ rule invivo_real:
 
 rule invivo_figure:
     input:
-        lambda w: INVIVO_FIGURES[w.figure],
+        lambda w: INVIVO_FIGURES[w.figure]["arrays"],
     output:
         png=report("results/figures/{figure}.png", caption="../report/invivo.rst", category="Volunteers"),
         pdf="results/figures/{figure}.pdf",
     wildcard_constraints:
         figure="|".join(INVIVO_FIGURES),
+    params:
+        view=lambda w: INVIVO_FIGURES[w.figure]["view"],
+        title=lambda w: INVIVO_FIGURES[w.figure]["title"],
     log:
         "logs/figures/{figure}.log",
     resources:
@@ -80,26 +64,17 @@ rule invivo_figure:
 rule generalisation:
     input:
         unpack(test_brain),
-        rims=expand("results/models/rim/{protocol}.pt", protocol=T1_PROTOCOLS),
-        resnets=[f"results/models/resnet/{INVIVO[d]['protocol']}.pt" for d in T1_DATASETS],
+        fits=GENERALISATION_FITS.values(),
     output:
         "results/generalisation/generalisation.csv",
     params:
-        datasets={d: INVIVO[d] | {"tau_ms": PROTOCOLS[INVIVO[d]["protocol"]]["tau_ms"]} for d in T1_DATASETS},
-        scans=config["invivo"]["scans"],
-        volunteers=config["invivo"]["volunteers"],
-        lambda_b=config["mle"]["lambda_b"],
-        trainset=config["trainset"],
-        geometry=config["simulation"],
-        seed=config["seed"],
+        study=study("invivo"),
+        fits=GENERALISATION_FITS,
     log:
         "logs/generalisation.log",
-    benchmark:
-        "benchmarks/generalisation.tsv"
-    threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=4000,
+        runtime=10,
     conda:
         "../../envs/qmri.yaml"
     script:

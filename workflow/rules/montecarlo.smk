@@ -4,27 +4,16 @@
 rule montecarlo:
     input:
         unpack(test_brain),
-        rim="results/models/rim/{protocol}.pt",
-        resnet="results/models/resnet/{protocol}.pt",
+        **fits_of("montecarlo", "{protocol}", "{protocol}"),
     output:
         "results/montecarlo/{protocol}.csv",
     params:
-        task=lambda w: PROTOCOLS[w.protocol]["task"],
-        tau_ms=lambda w: PROTOCOLS[w.protocol]["tau_ms"],
-        snr=config["montecarlo"]["snr"],
-        repetitions=config["montecarlo"]["repetitions"],
-        lambda_b=config["mle"]["lambda_b"],
-        trainset=config["trainset"],
-        geometry=config["simulation"],
-        seed=config["seed"],
+        study=study("montecarlo"),
     log:
         "logs/montecarlo/{protocol}.log",
-    benchmark:
-        "benchmarks/montecarlo/{protocol}.tsv"
-    threads: 2
     resources:
         mem_mb=6000,
-        runtime=120,
+        runtime=10,
     conda:
         "../../envs/qmri.yaml"
     script:

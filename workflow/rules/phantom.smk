@@ -3,27 +3,18 @@
 
 rule phantom:
     input:
+        unpack(lambda w: fits_of("phantom", w.phantom, PHANTOMS[w.phantom]["protocol"])),
         sessions=phantom_sessions,
-        rim=lambda w: f"results/models/rim/{PHANTOMS[w.phantom]['protocol']}.pt",
-        resnet=lambda w: f"results/models/resnet/{PHANTOMS[w.phantom]['protocol']}.pt",
     output:
         table="results/phantom/{phantom}.csv",
         arrays="results/phantom/{phantom}.npz",
     params:
-        spec=lambda w: PHANTOMS[w.phantom],
-        task=lambda w: PROTOCOLS[PHANTOMS[w.phantom]["protocol"]]["task"],
-        tau_ms=lambda w: PROTOCOLS[PHANTOMS[w.phantom]["protocol"]]["tau_ms"],
-        lambda_b=lambda w: PHANTOMS[w.phantom].get("lambda_b", config["mle"]["lambda_b"]),
-        geometry=config["simulation"],
-        seed=config["seed"],
+        study=study("phantom"),
     log:
         "logs/phantom/{phantom}.log",
-    benchmark:
-        "benchmarks/phantom/{phantom}.tsv"
-    threads: 2
     resources:
         mem_mb=4000,
-        runtime=30,
+        runtime=10,
     conda:
         "../../envs/qmri.yaml"
     script:

@@ -9,14 +9,7 @@ rule timing:
     output:
         "results/timing/timing.csv",
     params:
-        task=PROTOCOLS[TIMING_PROTOCOL]["task"],
-        tau_ms=PROTOCOLS[TIMING_PROTOCOL]["tau_ms"],
-        lambda_b=config["mle"]["lambda_b"],
-        trainset=config["trainset"],
-        geometry=config["simulation"],
-        seed=config["seed"],
-        snr=30,
-        repeats=3,
+        study=study("montecarlo", "timing"),
     log:
         "logs/timing.log",
     threads: 2

@@ -16,7 +16,7 @@ from qmri.data.scans import TAU_FIELDS, Series
 from qmri.errors import QmriError
 from qmri.estimators.fitquality import fit_quality, undetermined_warning
 from qmri.estimators.methods import load_network, predict_masked
-from qmri.estimators.mle import MLESettings, crlb_sd, estimate_sigma, fit
+from qmri.estimators.mle import LAMBDA_B, MLESettings, crlb_sd, estimate_sigma, fit
 from qmri.physics.likelihood import Gaussian, NoiseModel, Rician, noise_model
 from qmri.physics.signal import SignalModel, model_for_task, varies
 
@@ -83,7 +83,7 @@ def _representation(series: Series, signal: str, method: str, noise: str) -> boo
 
 
 def map_series(series: Series, task: str, method: str = "mle", sigma: float | None = None,
-               mask: np.ndarray | None = None, lambda_b: float = 500.0, device: str = "cpu",
+               mask: np.ndarray | None = None, lambda_b: float = LAMBDA_B, device: str = "cpu",
                uncertainty: bool = False, progress: bool = True, weights: str | Path | None = None,
                signal: str = "auto", noise: str = "gaussian") -> Maps:
     """Return the parameter maps of ``series``, fitted slice by slice in memory-bounded chunks.

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from qmri.errors import QmriError
-from qmri.estimators.mle import MLESettings, fit
+from qmri.estimators.mle import LAMBDA_B, MLESettings, fit
 from qmri.estimators.networks.checkpoint import load_model, predict
 from qmri.physics.signal import model_for_task
 
@@ -45,7 +45,7 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = 500.0, device: str | None = None) -> Estimator:
+def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = LAMBDA_B, device: str | None = None) -> Estimator:
     """Return the regularised MLE (``qmri.estimators.mle.fit``) as an estimator, run on ``device`` (default: a GPU if any)."""
     model, settings, device = model_for_task(task), MLESettings(lambda_b=lambda_b), device or default_device()
 
@@ -73,7 +73,7 @@ def map_all(estimators: dict[str, Estimator], signal: torch.Tensor, mask: torch.
 
 
 def estimators_for(task: str, tau_ms: list[float], weights: dict[str, str | os.PathLike],
-                   lambda_b: float = 500.0, device: str | None = None) -> dict[str, Estimator]:
+                   lambda_b: float = LAMBDA_B, device: str | None = None) -> dict[str, Estimator]:
     """Return ``{"mle": ..., "rim": ..., "resnet": ...}`` for the methods given (networks need ``weights``)."""
     found = {"mle": mle_estimator(task, tau_ms, lambda_b, device)}
     for method, path in weights.items():

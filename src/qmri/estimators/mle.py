@@ -42,12 +42,15 @@ from qmri.errors import QmriError
 from qmri.physics.likelihood import Gaussian, Likelihood, NoiseModel
 from qmri.physics.signal import SignalModel
 
+#: the paper's weight of the Laplacian prior on B for T1 mapping (section 4.4.1): every default in the library
+LAMBDA_B = 500.0
+
 
 @dataclass(frozen=True)
 class MLESettings:
-    """Settings of the estimator. lambda_b is the paper's lambda_B (500 for T1 mapping)."""
+    """Settings of the estimator. lambda_b is the paper's lambda_B (``LAMBDA_B`` for T1 mapping)."""
 
-    lambda_b: float = 500.0
+    lambda_b: float = LAMBDA_B
     max_iter: int = 100
     #: converged when, in three successive iterations, no parameter moved by more than tol
     #: times its Cramer-Rao SD

@@ -51,13 +51,13 @@ def mle_benchmark(study: Study, snr: float = 30.0, reference_voxels: int = 300, 
     sigma = float(sigma_for_snr(snr))
     signal = synthesise(truth, sigma, tau, model, generator)
     fit = lambda s, lam, sig: mle.fit(model, s, tau, sigma=sig, mask=head, settings=mle.MLESettings(lambda_b=lam))  # noqa: E731
-    fit(signal, 500.0, sigma)  # warm-up
+    fit(signal, study.lambda_b, sigma)  # warm-up
     start = time.perf_counter()
-    result = fit(signal, 500.0, sigma)
+    result = fit(signal, study.lambda_b, sigma)
     ours = time.perf_counter() - start
     err = np.abs(result.kappa[0, 2].numpy() / t1_true - 1)
     crlb = crlb_rel(sigma)
-    print(f"\nSNR {snr:g}, lambda_B = 500: {ours:.2f} s wall, {len(result.objective) - 1} iterations, "
+    print(f"\nSNR {snr:g}, lambda_B = {study.lambda_b:g}: {ours:.2f} s wall, {len(result.objective) - 1} iterations, "
           f"converged {result.converged} (paper: 575 s)")
     for name, label in (("GM", T.GM), ("WM", T.WM), ("CSF", T.CSF)):
         m = labels == label
@@ -81,7 +81,7 @@ def mle_benchmark(study: Study, snr: float = 30.0, reference_voxels: int = 300, 
           f"{(np.abs(diff) <= 1e-4).sum()}, higher in {(diff > 1e-4).sum()} (max +{max(diff.max(), 0):.3f} sigma^2)")
 
     print(f"\nPrecision over {repeats} noise realisations per SNR, T1 on {len(pick)} GM/WM voxels "
-          "(ours lambda_B = 500 vs reference per voxel); |RB| eq. 7, CV eq. 8, medians over voxels")
+          f"(ours lambda_B = {study.lambda_b:g} vs reference per voxel); |RB| eq. 7, CV eq. 8, medians over voxels")
     print(f"{'SNR':>5} {'|RB| ours':>10} {'|RB| ref':>10} {'CV ours':>9} {'CV ref':>9} {'CRLB':>8} {'s/fit':>7}")
     t1_pick = t1_true.reshape(-1)[pick]
     for level in study.config["montecarlo"]["snr"]:
@@ -90,7 +90,7 @@ def mle_benchmark(study: Study, snr: float = 30.0, reference_voxels: int = 300, 
         for _ in range(repeats):
             signal = synthesise(truth, sigma, tau, model, generator)
             start = time.perf_counter()
-            kappa = fit(signal, 500.0, sigma).kappa
+            kappa = fit(signal, study.lambda_b, sigma).kappa
             seconds.append(time.perf_counter() - start)
             ours_t1.append(kappa[0, 2].reshape(-1)[pick].numpy())
             flat = signal[0].permute(1, 2, 0).reshape(-1, len(tau))[pick]

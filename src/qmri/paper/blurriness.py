@@ -16,6 +16,7 @@ Choices where the paper is silent:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,7 +26,8 @@ from scipy import ndimage, stats
 
 from qmri.estimators.methods import Estimator
 from qmri.paper import tissues as T
-from qmri.paper.montecarlo import pixel_metrics, repeated_estimates
+from qmri.paper.acquisitions import Acquisitions, Batch, fit_all, noisy_batches
+from qmri.paper.montecarlo import pixel_metrics
 from qmri.paper.simulate import Truth, sigma_for_snr
 
 LINE_PX = 7
@@ -97,29 +99,41 @@ def _relative_errors(estimates: np.ndarray, truth: np.ndarray, region: np.ndarra
     return ((estimates[:, region] - truth[region]) / truth[region] * 100.0).ravel()
 
 
-def blurriness(truth: Truth, tau_ms: list[float], snr: float, repetitions: int, estimators: dict[str, Estimator],
-               seed: int, progress: bool = False) -> tuple[pd.DataFrame, dict[str, np.ndarray], Truth]:
-    """Return ``(table, structure masks, E2 truth)``: per method, structure, region and scenario, T1 metrics.
+def scenarios(truth: Truth) -> tuple[dict[str, Truth], dict[str, np.ndarray]]:
+    """Return the scenarios ``{"E1": truth, "E2": truth with the structures}`` and the structures' masks."""
+    placed = place_structures(truth.labels)
+    return {"E1": truth, "E2": with_structures(truth, placed)}, placed
+
+
+def acquisitions(truth: Truth, tau_ms: list[float], snr: float, repetitions: int, seed: int) -> Acquisitions:
+    """Return C realisations of E1 and of E2 at ``snr`` with the same noise in both (the generator restarts
+    from ``seed``); their maps stack to ``(2, C, Q, H, W)``."""
+    sigma = float(sigma_for_snr(snr))
+    cases = scenarios(truth)[0]
+
+    def batches() -> Iterator[Batch]:
+        for scenario in cases.values():
+            yield from noisy_batches(scenario, tau_ms, sigma, repetitions, torch.Generator().manual_seed(seed))
+
+    return Acquisitions(batches, (len(cases), repetitions), "blurriness")
+
+
+def blurriness_table(truth: Truth, estimates: dict[str, np.ndarray]) -> tuple[pd.DataFrame, dict[str, np.ndarray], Truth]:
+    """Return ``(table, structure masks, E2 truth)`` from each method's maps ``(2, C, Q, H, W)`` of ``acquisitions``:
+    per method, structure, region and scenario, T1 metrics.
 
     The table has the median and SD over the region of the per-pixel relative bias and CV (percent),
     and for E2 rows the t-test p-values against E1.
     """
-    placed = place_structures(truth.labels)
-    scenarios = {"E1": truth, "E2": with_structures(truth, placed)}
-    sigma = float(sigma_for_snr(snr))
+    cases, placed = scenarios(truth)
     t1 = truth.model.index("T1")
-    results = {}
-    for name, scenario in scenarios.items():
-        generator = torch.Generator().manual_seed(seed)  # the same noise in both scenarios
-        est = repeated_estimates(scenario, tau_ms, sigma, repetitions, estimators, generator, progress=progress)
-        results[name] = est
     rows = []
-    for method in estimators:
+    for method, maps in estimates.items():
         for s in STRUCTURES:
             for region_name, region in regions(placed[s.name]).items():
                 per = {}
-                for name, scenario in scenarios.items():
-                    est = results[name][method]  # shape (C, Q, H, W)
+                for k, (name, scenario) in enumerate(cases.items()):
+                    est = maps[k]  # shape (C, Q, H, W)
                     metrics = pixel_metrics(est, scenario.kappa, region)
                     rb, cv = metrics["rb"][t1], metrics["cv"][t1]
                     errors = _relative_errors(est[:, t1], scenario.kappa[t1], region)
@@ -131,4 +145,10 @@ def blurriness(truth: Truth, tau_ms: list[float], snr: float, repetitions: int, 
                 rows[-1]["p_rb"] = float(stats.ttest_ind(per["E1"][0], per["E2"][0]).pvalue)
                 rows[-1]["p_cv"] = (float(stats.ttest_ind(per["E1"][1], per["E2"][1], equal_var=False).pvalue)
                                     if region.sum() > 1 else float("nan"))
-    return pd.DataFrame(rows), placed, scenarios["E2"]
+    return pd.DataFrame(rows), placed, cases["E2"]
+
+
+def blurriness(truth: Truth, tau_ms: list[float], snr: float, repetitions: int, estimators: dict[str, Estimator],
+               seed: int) -> tuple[pd.DataFrame, dict[str, np.ndarray], Truth]:
+    """Return ``blurriness_table`` with every method fitted here (the pipeline fits each in a job of its own)."""
+    return blurriness_table(truth, fit_all(acquisitions(truth, tau_ms, snr, repetitions, seed), estimators))

@@ -9,16 +9,22 @@ give the pixel-wise CV only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
+import pandas as pd
 import torch
 
 from qmri.data.masks import auto_mask
 from qmri.data.scans import load_protocol_series
 from qmri.errors import QmriError
-from qmri.estimators.methods import Estimator, map_all
+from qmri.estimators.methods import Estimator
+from qmri.paper import tissues as T
+from qmri.paper.acquisitions import Acquisitions, Batch, fit_all
 from qmri.paper.brains import BrainModel
 from qmri.paper.metrics import coefficient_of_variation
 from qmri.paper.simulate import TrainsetSettings, Truth, draw_slice, sigma_for_snr, synthesise, task_kappa
+from qmri.paper.study import Protocol
 from qmri.physics.signal import SignalModel
 
 
@@ -47,14 +53,6 @@ def scan(truth: Truth, tau_ms: list[float], snr: float, scans: int, seed: int) -
     return synthesise(kappa, float(sigma_for_snr(snr)), tau, truth.model, generator).float()
 
 
-def map_scans(truth: Truth, images: torch.Tensor, snr: float, estimators: dict[str, Estimator]
-              ) -> dict[str, np.ndarray]:
-    """Return ``{method: maps (scans, Q, H, W)}`` of one volunteer's scans, NaN outside the head."""
-    mask = torch.from_numpy(truth.fit_mask).expand(images.shape[0], -1, -1)
-    sigma = float(sigma_for_snr(snr))
-    return map_all(estimators, images, mask, sigma)
-
-
 def median_cv(maps: np.ndarray, region: np.ndarray, parameter: int) -> float:
     """Return the median over ``region`` of the pixel-wise CV (%) of one parameter over the scans."""
     return float(np.nanmedian(coefficient_of_variation(maps[:, parameter][:, region])))
@@ -65,17 +63,26 @@ def scan_seed(seed: int, dataset: str, volunteer: int) -> int:
     return int(np.random.SeedSequence([seed, volunteer, *dataset.encode()]).generate_state(1)[0])
 
 
-def test_retest(volunteer_truths: list[Truth], dataset: str, tau_ms: list[float], snr: float, scans: int,
-                estimators: dict[str, Estimator], seed: int) -> dict[str, np.ndarray]:
-    """Return ``{"labels": (V, H, W), "truth": (V, Q, H, W), method: maps (V, scans, Q, H, W)}`` for a dataset."""
-    out: dict[str, list[np.ndarray]] = {"labels": [], "truth": [], **{m: [] for m in estimators}}
-    for k, truth in enumerate(volunteer_truths):
-        images = scan(truth, tau_ms, snr, scans, scan_seed(seed, dataset, k))
-        for method, maps in map_scans(truth, images, snr, estimators).items():
-            out[method].append(maps.astype(np.float32))
-        out["labels"].append(truth.labels)
-        out["truth"].append(truth.kappa.astype(np.float32))
-    return {key: np.stack(values) for key, values in out.items()}
+def acquisitions(volunteer_truths: list[Truth], dataset: str, tau_ms: list[float], snr: float, scans: int,
+                 seed: int) -> Acquisitions:
+    """Return every volunteer's ``scans`` repeated scans of a dataset (noise seeded per volunteer and dataset);
+    their maps stack to ``(V, scans, Q, H, W)``; each method maps the head with the true noise SD."""
+    sigma = float(sigma_for_snr(snr))
+
+    def batches() -> Iterator[Batch]:
+        for k, truth in enumerate(volunteer_truths):
+            images = scan(truth, tau_ms, snr, scans, scan_seed(seed, dataset, k))
+            yield Batch(images, torch.from_numpy(truth.fit_mask).expand(scans, -1, -1), sigma)
+
+    return Acquisitions(batches, (len(volunteer_truths), scans), dataset)
+
+
+def test_retest_arrays(volunteer_truths: list[Truth], estimates: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Return ``{"labels": (V, H, W), "truth": (V, Q, H, W), method: maps (V, scans, Q, H, W)}`` float32 for the
+    figures, from each method's maps of ``acquisitions``."""
+    return {"labels": np.stack([t.labels for t in volunteer_truths]),
+            "truth": np.stack([t.kappa.astype(np.float32) for t in volunteer_truths]),
+            **{method: maps.astype(np.float32) for method, maps in estimates.items()}}
 
 
 def real_scans(volunteer_scans: list[list[str]], task: str, tau_ms: list[float], slice_index: int | None = None
@@ -105,9 +112,33 @@ def real_scans(volunteer_scans: list[list[str]], task: str, tau_ms: list[float],
     return np.stack(images), np.stack(masks)
 
 
-def map_real(images: np.ndarray, masks: np.ndarray, estimators: dict[str, Estimator]) -> dict[str, np.ndarray]:
-    """Return ``{method: maps (V, C, Q, H, W)}`` of real scans from ``real_scans``; sigma is estimated by each method."""
-    per_volunteer = [map_all(estimators, torch.from_numpy(scans), torch.from_numpy(mask).expand(len(scans), -1, -1),
-                             None) for scans, mask in zip(images, masks)]
-    return {name: np.stack([maps[name] for maps in per_volunteer]).astype(np.float32) for name in estimators}
+def real_acquisitions(images: np.ndarray, masks: np.ndarray, label: str = "real scans") -> Acquisitions:
+    """Return real scans from ``real_scans`` (one batch per volunteer; sigma unknown, so each method estimates
+    it); their maps stack to ``(V, C, Q, H, W)``."""
 
+    def batches() -> Iterator[Batch]:
+        for scans, mask in zip(images, masks):
+            yield Batch(torch.from_numpy(scans), torch.from_numpy(mask).expand(len(scans), -1, -1), None)
+
+    return Acquisitions(batches, images.shape[:2], label)
+
+
+def map_real(images: np.ndarray, masks: np.ndarray, estimators: dict[str, Estimator]) -> dict[str, np.ndarray]:
+    """Return ``{method: maps (V, C, Q, H, W)}`` float32 of real scans from ``real_scans``."""
+    return {name: maps.astype(np.float32) for name, maps in fit_all(real_acquisitions(images, masks), estimators).items()}
+
+
+def generalisation_table(volunteer_truths: list[Truth], datasets: dict[str, Protocol],
+                         estimates: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Return section 5.4's table: per T1 dataset (name -> its protocol), volunteer and model, the median T1 CV (%)
+    over the tissues of interest (GM and WM), from ``estimates[dataset][model]`` maps ``(V, scans, Q, H, W)``."""
+    rows = []
+    for dataset, protocol in datasets.items():
+        arrays = test_retest_arrays(volunteer_truths, estimates[dataset])
+        for k in range(len(volunteer_truths)):
+            tissue = np.isin(arrays["labels"][k], (T.GM, T.WM))  # the paper's "tissues of interest"
+            for model in estimates[dataset]:
+                rows.append({"dataset": dataset, "protocol": protocol.name, "n_tau": len(protocol.tau_ms),
+                             "volunteer": k + 1, "model": model,
+                             "median_cv_t1": median_cv(arrays[model][k], tissue, 2)})
+    return pd.DataFrame(rows)

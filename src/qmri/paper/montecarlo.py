@@ -7,37 +7,47 @@ numbers of a box plot (the paper's whiskers are the minimum and maximum over the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from qmri.estimators.methods import Estimator, map_all
+from qmri.paper.acquisitions import Acquisitions, Batch, fit_all, noisy_batches
 from qmri.paper.metrics import coefficient_of_variation, relative_bias
-from qmri.paper.simulate import Truth, sigma_for_snr, synthesise
+from qmri.paper.simulate import Truth, sigma_for_snr
 
 #: columns of a box-plot summary row, after the identifying ones
 BOX_STATS = ("min", "q1", "median", "q3", "max", "mean", "sd", "n")
 
 
 def repeated_estimates(truth: Truth, tau_ms: list[float], sigma: float, repetitions: int,
-                       estimators: dict[str, Estimator], generator: torch.Generator, batch: int = 10,
-                       progress: bool = False) -> dict[str, np.ndarray]:
+                       estimators: dict[str, Estimator], generator: torch.Generator, batch: int = 10
+                       ) -> dict[str, np.ndarray]:
     """Return ``{method: estimates (C, Q, H, W)}`` for C noise realisations shared by all methods.
 
     Realisations are drawn and fitted ``batch`` at a time to bound memory; each method gets the
     true noise SD (the networks ignore it).
     """
-    kappa = torch.from_numpy(truth.kappa[None]).to(torch.float64)  # shape (1, Q, H, W)
-    tau = torch.as_tensor(tau_ms, dtype=torch.float64)
-    mask = torch.from_numpy(truth.fit_mask)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in estimators}
-    for start in tqdm(range(0, repetitions, batch), desc=f"sigma {sigma:.3g}", disable=not progress):
-        c = min(batch, repetitions - start)
-        signal = synthesise(kappa.expand(c, -1, -1, -1), sigma, tau, truth.model, generator).float()
-        for name, maps in map_all(estimators, signal, mask.expand(c, -1, -1), sigma).items():
+    for b in noisy_batches(truth, tau_ms, sigma, repetitions, generator, batch):
+        for name, maps in map_all(estimators, b.images, b.mask, b.sigma).items():
             parts[name].append(maps)
     return {name: np.concatenate(p) for name, p in parts.items()}
+
+
+def acquisitions(truth: Truth, tau_ms: list[float], snrs: list[float], repetitions: int, seed: int
+                 ) -> Acquisitions:
+    """Return the section 5.1.1 scans: C realisations per SNR (against white matter), one noise stream from
+    ``seed``; their maps stack to ``(len(snrs), C, Q, H, W)``."""
+
+    def batches() -> Iterator[Batch]:
+        generator = torch.Generator().manual_seed(seed)
+        for snr in snrs:
+            yield from noisy_batches(truth, tau_ms, float(sigma_for_snr(snr)), repetitions, generator)
+
+    return Acquisitions(batches, (len(snrs), repetitions), "Monte Carlo")
 
 
 def box_summary(values: np.ndarray) -> dict[str, float]:
@@ -70,16 +80,17 @@ def summarise(estimates: dict[str, np.ndarray], truth: Truth, region: np.ndarray
     return rows
 
 
-def noise_robustness(truth: Truth, tau_ms: list[float], snrs: list[float], repetitions: int,
-                     estimators: dict[str, Estimator], seed: int, progress: bool = False) -> pd.DataFrame:
-    """Return the section 5.1.1 table: per SNR, method, parameter and metric, box-plot numbers over the brain.
-
-    SNR is defined against white matter (``qmri.paper.simulate.sigma_for_snr``).
-    """
-    generator = torch.Generator().manual_seed(seed)
+def noise_robustness_table(truth: Truth, snrs: list[float], estimates: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Return the section 5.1.1 table from each method's maps ``(len(snrs), C, Q, H, W)`` of ``acquisitions``:
+    per SNR, method, parameter and metric, box-plot numbers over the brain."""
     rows = []
-    for snr in snrs:
-        sigma = float(sigma_for_snr(snr))
-        estimates = repeated_estimates(truth, tau_ms, sigma, repetitions, estimators, generator, progress=progress)
-        rows += summarise(estimates, truth, truth.score_mask, snr=snr)
+    for s, snr in enumerate(snrs):
+        rows += summarise({method: est[s] for method, est in estimates.items()}, truth, truth.score_mask, snr=snr)
     return pd.DataFrame(rows)
+
+
+def noise_robustness(truth: Truth, tau_ms: list[float], snrs: list[float], repetitions: int,
+                     estimators: dict[str, Estimator], seed: int) -> pd.DataFrame:
+    """Return the section 5.1.1 table with every method fitted here (the pipeline fits each in a job of its own)."""
+    scans = acquisitions(truth, tau_ms, snrs, repetitions, seed)
+    return noise_robustness_table(truth, snrs, fit_all(scans, estimators))

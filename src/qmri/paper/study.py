@@ -51,19 +51,21 @@ def check_references(config: dict) -> None:
 
 
 class Study:
-    """Science values read from a config dict (config.yaml with any presets applied)."""
+    """Science values read from a config dict: config.yaml with any presets applied, or the sections of it that a
+    pipeline job depends on (its rule passes them as ``params.study``, so a change to them reruns the job)."""
 
     def __init__(self, config: dict):
-        check_references(config)
         self.config = config
 
     @classmethod
     def load(cls, path: str | os.PathLike = "config.yaml") -> Study:
-        """Return the study of a config file (default: ./config.yaml, the repository's)."""
+        """Return the study of a whole config file (default: ./config.yaml, the repository's), checked."""
         path = Path(path)
         if not path.is_file():
             raise QmriError(f"no config file {path}: run from the repository root or pass --config")
-        return cls(yaml.safe_load(path.read_text()))
+        config = yaml.safe_load(path.read_text())
+        check_references(config)
+        return cls(config)
 
     @property
     def seed(self) -> int:

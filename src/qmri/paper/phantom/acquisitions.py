@@ -11,9 +11,9 @@ import torch
 from qmri.data.masks import auto_mask
 from qmri.data.scans import load_protocol_series
 from qmri.errors import QmriError
-from qmri.estimators.methods import Estimator, map_all
 from qmri.estimators.mle import MLESettings, fit
 from qmri.paper import tissues as T
+from qmri.paper.acquisitions import Acquisitions, Batch
 from qmri.paper.phantom.reference import nominal
 from qmri.paper.phantom.spheres import ROI_FRACTION, disc_offsets, find_spheres, identify, sphere_samples
 from qmri.paper.simulate import sigma_for_snr, synthesise
@@ -80,9 +80,10 @@ class Scans:
         """Return the ROI: pixel offsets within ``ROI_FRACTION`` of the wall radius."""
         return disc_offsets(ROI_FRACTION * self.radius_px)
 
-    def map(self, estimators: dict[str, Estimator]) -> dict[str, np.ndarray]:
-        """Return ``{method: maps (C, Q, H, W)}``, NaN outside the masks."""
-        return map_all(estimators, torch.from_numpy(self.images).float(), torch.from_numpy(self.masks), self.sigma)
+    def acquisitions(self, label: str = "phantom") -> Acquisitions:
+        """Return the C scans as one batch; their maps stack to ``(C, Q, H, W)``, NaN outside the masks."""
+        batch = Batch(torch.from_numpy(self.images).float(), torch.from_numpy(self.masks), self.sigma)
+        return Acquisitions(lambda: iter([batch]), (len(self.images),), label)
 
 
 def digital_scans(task: str, tau_ms: list[float], snr: float, scans: int, seed: int, size: int = 256,

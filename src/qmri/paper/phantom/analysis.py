@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from qmri.estimators.methods import Estimator
+from qmri.paper.acquisitions import fit_all
 from qmri.paper.metrics import coefficient_of_variation, relative_bias
 from qmri.paper.montecarlo import box_summary
 from qmri.paper.phantom.acquisitions import Scans
@@ -53,17 +54,22 @@ def restricted_averages(table: pd.DataFrame) -> pd.DataFrame:
     return inside.pivot_table(index="method", columns="metric", values="pixel_abs_mean", aggfunc="mean")
 
 
-def test_retest(scans: Scans, estimators: dict[str, Estimator], task: str, tau_ms: list[float]
-                ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Return the sphere table (``sphere_table``) and arrays for the figure: the first scan's maximum
-    intensity projection ``image``, the ``centres`` (C, 14, 2), ``roi_px`` and every method's
-    relaxation-time maps ``(C, H, W)``."""
+def test_retest_table(scans: Scans, maps: dict[str, np.ndarray], task: str, tau_ms: list[float]
+                      ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Return the sphere table (``sphere_table``) and arrays for the figure from each method's maps
+    ``(C, Q, H, W)`` of ``scans.acquisitions()``: the first scan's maximum intensity projection ``image``,
+    the ``centres`` (C, 14, 2), ``roi_px`` and every method's relaxation-time maps ``(C, H, W)``."""
     model = model_for_task(task)
     parameter = model.param_names.index(TASK_PARAMETER[task])
-    maps = scans.map(estimators)
     offsets = scans.roi_offsets()
     samples = {method: sphere_samples(m, scans.centres, offsets) for method, m in maps.items()}
     arrays = {"image": scans.images[0].max(axis=0), "centres": scans.centres,
               "roi_px": np.array(np.abs(offsets).max()),
               **{method: m[:, parameter].astype(np.float32) for method, m in maps.items()}}
     return sphere_table(samples, task, parameter, tau_ms), arrays
+
+
+def test_retest(scans: Scans, estimators: dict[str, Estimator], task: str, tau_ms: list[float]
+                ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Return ``test_retest_table`` with every method fitted here (the pipeline fits each in a job of its own)."""
+    return test_retest_table(scans, fit_all(scans.acquisitions(), estimators), task, tau_ms)

@@ -1,0 +1,27 @@
+# The fit stage: every dataset of every experiment mapped by each method in a job of its own, cached, so
+# that metrics, figures and the report read the maps and a cluster runs the fits in parallel.
+
+
+rule fit:
+    input:
+        unpack(fit_inputs),
+    output:
+        "results/fits/{experiment}/{dataset}/{estimator}.npz",
+    wildcard_constraints:
+        experiment="montecarlo|blurriness|invivo|phantom|invivo_real",
+        dataset="[^/]+",
+        estimator="mle|(rim|resnet)-(" + "|".join(PROTOCOLS) + ")",
+    params:
+        study=lambda w: study({"invivo_real": "invivo"}.get(w.experiment, w.experiment)),
+    log:
+        "logs/fits/{experiment}/{dataset}/{estimator}.log",
+    benchmark:
+        "benchmarks/fits/{experiment}/{dataset}/{estimator}.tsv"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=lambda w: 240 if w.estimator == "mle" else 60,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/fit.py"

@@ -1,0 +1,19 @@
+"""Map one dataset of one experiment with one estimator (MLE, or a RIM/ResNet by its training protocol)."""
+
+import torch
+
+from qmri.logs import logging_to
+from qmri.paper.acquisitions import fit, save_fit
+from qmri.paper.brains import load_brain_model
+from qmri.paper.fits import SIMULATED, acquisitions, estimator
+from qmri.paper.study import Study
+
+with logging_to(snakemake.log[0]) as log:
+    torch.set_num_threads(snakemake.threads)
+    w, inp = snakemake.wildcards, snakemake.input
+    study = Study(snakemake.params.study)
+    brain = load_brain_model(inp.labels, inp.meta) if w.experiment in SIMULATED else None
+    scans = acquisitions(study, w.experiment, w.dataset, brain)
+    maps = fit(scans, estimator(study, w.experiment, w.dataset, w.estimator, inp.get("weights")), progress=True)
+    log.info("%s %s by %s: maps %s", w.experiment, w.dataset, w.estimator, maps.shape)
+    save_fit(snakemake.output[0], maps)
