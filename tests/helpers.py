@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import yaml
 
+from qmri.paper import tissues as T
+from qmri.paper.simulate import Truth
 from qmri.physics.signal import T2Decay
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,3 +122,13 @@ def write_dicom_series(folder: Path, data: np.ndarray, tau_ms, task: str = "t1",
         stored = np.clip(np.round((data[:, :, z, n].T - intercept) / slope), 0, 65535).astype(np.uint16)
         ds.PixelData = stored.tobytes()  # (rows, columns)
         ds.save_as(folder / f"IM{count:04d}.dcm", enforce_file_format=True)
+
+
+def small_truth(model, rng, shape=(9, 11)) -> Truth:
+    """A small slice: a 'brain' centre inside a 'head' rim, parameters in the tissue range."""
+    labels = np.full(shape, T.MUSCLE, dtype=np.uint8)
+    labels[2:-2, 2:-2] = T.WM
+    labels[4:-4, 4:-4] = T.GM
+    lo = np.array([0.6, 1.8, 700.0] if model.task == "t1" else [0.6, 60.0])
+    kappa = lo[:, None, None] * (1 + 0.3 * rng.random((model.n_params, *shape)))
+    return Truth(model, kappa, labels)

@@ -98,6 +98,7 @@ class FakeBrainWeb:
         self.server.server_close()
 
 
+@pytest.mark.slow
 def test_brainweb_download_of_real_subject04_from_a_local_server(shared, tmp_path, monkeypatch):
     payload = (shared / "data/brainweb/subject04_crisp.rawb.gz").read_bytes()
     with FakeBrainWeb(payload) as server:

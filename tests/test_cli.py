@@ -162,6 +162,7 @@ def test_synthetic_multislice_dicom_folder(tmp_path, rng, dicom_writer):
     assert np.allclose(image.affine[:3, 3], [50.0, 40.0, 10.0])
 
 
+@pytest.mark.slow
 def test_real_phantom_dicom_sessions(shared, tmp_path):
     folder = shared / "data/nist-phantom-mrbias/ses-20190914/t1-vir"
     result = run_qmri("fit", folder, "--task", "t1", "-o", tmp_path / "ph")

@@ -68,6 +68,7 @@ def test_tr_model_at_constant_tr_gives_the_paper_models_t1(generator):
     assert torch.median((ours - paper).abs() / crlb) < 0.05
 
 
+@pytest.mark.slow
 def test_variable_tr_fit_matches_a_per_voxel_tr_aware_reference(generator):
     """The target: median |T1 / reference - 1| under 5 % where the reference determines T1 (CRLB < 10 %);
     the paper's model, blind to TR, is far off for T1 of 500 ms and more."""

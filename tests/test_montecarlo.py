@@ -2,23 +2,12 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import small_truth
 from qmri.estimators.methods import mle_estimator
-from qmri.paper import tissues as T
 from qmri.paper.montecarlo import box_summary, noise_robustness, repeated_estimates, summarise
-from qmri.paper.simulate import Truth
 from qmri.physics.signal import InversionRecovery, T2Decay
 
 TAU_T2 = [10.0, 20.0, 40.0, 80.0, 160.0, 320.0]
-
-
-def small_truth(model, rng, shape=(9, 11)) -> Truth:
-    """A small slice: a 'brain' centre inside a 'head' rim, parameters in the tissue range."""
-    labels = np.full(shape, T.MUSCLE, dtype=np.uint8)
-    labels[2:-2, 2:-2] = T.WM
-    labels[4:-4, 4:-4] = T.GM
-    lo = np.array([0.6, 1.8, 700.0] if model.task == "t1" else [0.6, 60.0])
-    kappa = lo[:, None, None] * (1 + 0.3 * rng.random((model.n_params, *shape)))
-    return Truth(model, kappa, labels)
 
 
 def test_box_summary_matches_numpy_and_ignores_nan():

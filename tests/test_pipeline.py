@@ -160,3 +160,19 @@ def test_invalid_config_is_rejected_before_any_job(workdir, tmp_path):
     result = snakemake(workdir, "all_figures", "-n", "--configfile", str(bad))
     assert result.returncode != 0
     assert "n_patches" in result.stdout + result.stderr
+
+
+def test_a_protocol_no_experiment_defines_is_a_one_line_error_and_fits_are_jobs(workdir, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("montecarlo:\n  protocols: {t1: t1-99, t2: t2-6}\n")
+    result = snakemake(workdir, "all_figures", "-n", "--configfile", str(bad))
+    assert result.returncode != 0
+    assert "config: montecarlo.protocols names protocol t1-99, not one of t1-23" in result.stderr
+    assert "Traceback" not in result.stderr
+    plan = snakemake(workdir, "all_figures", "-n", "--forceall", "--quiet", "rules", "--configfile",
+                     "presets/smoke.yaml")
+    counts = {line.split()[0]: int(line.split()[1]) for line in plan.stdout.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    # MLE, RIM and ResNet on 2 Monte Carlo protocols, blurriness, 3 in-vivo and 2 phantom datasets (24),
+    # and the other protocols' RIMs on the 2 T1 in-vivo datasets (4)
+    assert counts["fit"] == 28 and counts["train"] == 8

@@ -1,0 +1,71 @@
+"""The fit stage: each method fitted alone gives the maps it gives beside the others, stored losslessly."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import REPO, small_truth
+from qmri.errors import QmriError
+from qmri.estimators.methods import mle_estimator
+from qmri.paper import fits, montecarlo
+from qmri.paper.acquisitions import fit, load_fit, save_fit
+from qmri.paper.study import Study, check_references
+from qmri.physics.signal import T2Decay
+
+TAU = [10.0, 20.0, 40.0, 80.0, 160.0, 320.0]
+
+
+def test_methods_fitted_in_separate_jobs_give_the_table_of_one_joint_run(rng, tmp_path):
+    truth = small_truth(T2Decay(), rng)
+    mle = mle_estimator("t2", TAU, device="cpu")
+
+    def halved(signal, mask, sigma):  # a second "method" that must see the same noise
+        return mle(signal, mask, sigma) * 0.5
+
+    joint = montecarlo.noise_robustness(truth, TAU, [10, 30], 12, {"mle": mle, "half": halved}, seed=3)
+    scans = montecarlo.acquisitions(truth, TAU, [10, 30], 12, seed=3)
+    for name, estimator in (("mle", mle), ("half", halved)):
+        save_fit(tmp_path / f"{name}.npz", fit(scans, estimator))
+    apart = montecarlo.noise_robustness_table(truth, [10, 30], fits.load_fits(
+        {name: tmp_path / f"{name}.npz" for name in ("mle", "half")}))
+    assert fit(scans, mle).shape == (2, 12, 2, *truth.labels.shape)  # (SNRs, C, Q, H, W)
+    assert apart.equals(joint)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fits_are_stored_losslessly_in_their_own_dtype(tmp_path, rng, dtype):
+    maps = rng.normal(size=(2, 3, 4, 5)).astype(dtype)
+    maps[0, 0, 0] = np.nan
+    save_fit(tmp_path / "m.npz", maps)
+    back = load_fit(tmp_path / "m.npz")
+    assert back.dtype == dtype and np.array_equal(back, maps, equal_nan=True)
+
+
+def test_float64_maps_of_float32_values_are_stored_as_float32(tmp_path):
+    network = torch.rand(4, 3, 16, 16).to(torch.float64).numpy()  # a network's float32 output, widened
+    save_fit(tmp_path / "net.npz", network)
+    save_fit(tmp_path / "mle.npz", network + 1e-12)  # values a float32 cannot hold
+    assert np.load(tmp_path / "net.npz")["maps"].dtype == np.float32
+    assert np.load(tmp_path / "mle.npz")["maps"].dtype == np.float64
+    assert np.array_equal(load_fit(tmp_path / "net.npz"), network)
+
+
+def test_estimator_names_and_dataset_protocols():
+    study = Study.load(REPO / "config.yaml")
+    assert fits.estimator_name("mle", "t1-31") == "mle" and fits.estimator_name("rim", "t1-23") == "rim-t1-23"
+    assert fits.method_of("resnet-t2-6") == "resnet"
+    assert fits.dataset_protocol(study, "invivo", "iv-t1-noisy").name == "t1-25"
+    assert fits.dataset_protocol(study, "phantom", "hp-t1").tau_ms[0] == 172.0
+    with pytest.raises(QmriError, match="needs its weights"):
+        fits.estimator(study, "montecarlo", "t1-31", "rim-t1-31")
+
+
+def test_a_config_that_names_an_unknown_protocol_is_a_one_line_error():
+    study = Study.load(REPO / "config.yaml")
+    config = {**study.config, "invivo": {**study.config["invivo"],
+                                         "datasets": {"x": {"protocol": "t1-99", "snr": 10}}}}
+    with pytest.raises(QmriError, match=r"^config: invivo.datasets names protocol t1-99, not one of t1-23"):
+        check_references(config)
+    config = {**study.config, "montecarlo": {**study.config["montecarlo"], "protocols": {"t1": "t2-6", "t2": "t2-6"}}}
+    with pytest.raises(QmriError, match="montecarlo.protocols.t1 is t2-6, a t2 protocol"):
+        check_references(config)
