@@ -4,7 +4,8 @@ import torch
 
 from helpers import small_truth
 from qmri.estimators.methods import mle_estimator
-from qmri.paper.montecarlo import box_summary, noise_robustness, repeated_estimates, summarise
+from qmri.paper.metrics import box_summary
+from qmri.paper.montecarlo import noise_robustness, repeated_estimates, summarise
 from qmri.physics.signal import InversionRecovery, T2Decay
 
 TAU_T2 = [10.0, 20.0, 40.0, 80.0, 160.0, 320.0]

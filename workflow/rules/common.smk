@@ -4,8 +4,7 @@ from snakemake.exceptions import WorkflowError
 
 from qmri.data.scans import sidecar_path
 from qmri.errors import QmriError
-from qmri.paper.fits import estimator_name
-from qmri.paper.study import check_references
+from qmri.paper.plan import check_references, estimator_name
 
 try:
     check_references(config)
@@ -151,9 +150,9 @@ def series_files(paths, dataset):
     return sorted(str(f) for f in files if f.is_file())
 
 
-def phantom_sessions(wildcards):
+def phantom_sessions(dataset):
     """The files of a real phantom dataset's sessions (none for a digital phantom)."""
-    return series_files(PHANTOMS[wildcards.phantom].get("sessions", []), f"phantom dataset {wildcards.phantom}")
+    return series_files(PHANTOMS[dataset].get("sessions", []), f"phantom dataset {dataset}")
 
 
 def phantom_results(wildcards):
@@ -162,10 +161,10 @@ def phantom_results(wildcards):
     return {"table": f"results/phantom/{dataset}.csv", "arrays": f"results/phantom/{dataset}.npz"}
 
 
-def real_invivo_scans(wildcards):
+def real_invivo_scans(dataset):
     """Every file of a real in-vivo dataset's scans (NIfTI files and sidecars, or DICOM folders)."""
-    scans = [p for volunteer in REAL_INVIVO[wildcards.real]["volunteers"] for p in volunteer]
-    return series_files(scans, f"in-vivo dataset {wildcards.real}")
+    scans = [p for volunteer in REAL_INVIVO[dataset]["volunteers"] for p in volunteer]
+    return series_files(scans, f"in-vivo dataset {dataset}")
 
 
 def fit_inputs(wildcards):
@@ -178,8 +177,7 @@ def fit_inputs(wildcards):
     if wildcards.experiment in ("montecarlo", "blurriness", "invivo"):
         found |= test_brain(wildcards)
     elif wildcards.experiment == "phantom":
-        found["scans"] = series_files(PHANTOMS[wildcards.dataset].get("sessions", []),
-                                      f"phantom dataset {wildcards.dataset}")
+        found["scans"] = phantom_sessions(wildcards.dataset)
     else:
-        found["scans"] = real_invivo_scans(wildcards)
+        found["scans"] = real_invivo_scans(wildcards.dataset)
     return found

@@ -22,7 +22,7 @@ rule invivo:
 
 rule invivo_real:
     input:
-        scans=real_invivo_scans,
+        scans=lambda w: real_invivo_scans(w.real),
         fits=lambda w: fits_of("invivo_real", w.real, REAL_INVIVO[w.real]["protocol"]).values(),
     output:
         "results/invivo_real/{real}.npz",

@@ -4,7 +4,7 @@
 rule phantom:
     input:
         unpack(lambda w: fits_of("phantom", w.phantom, PHANTOMS[w.phantom]["protocol"])),
-        sessions=phantom_sessions,
+        sessions=lambda w: phantom_sessions(w.phantom),
     output:
         table="results/phantom/{phantom}.csv",
         arrays="results/phantom/{phantom}.npz",

@@ -4,9 +4,10 @@ import pandas as pd
 
 from qmri.data.io import load_arrays
 from qmri.logs import logging_to
+from qmri.paper.naming import METHOD_NAMES
 from qmri.paper.phantom.analysis import restricted_averages
 from qmri.paper.phantom.reference import measured_parameter
-from qmri.paper.plots import METHOD_NAMES, phantom, save_figure
+from qmri.paper.plots import phantom, save_figure
 
 with logging_to(snakemake.log[0]):
     table = pd.read_csv(snakemake.input.table)

@@ -15,8 +15,8 @@ from qmri.data.scans import Series
 from qmri.estimators import mle
 from qmri.estimators.mapping import map_series
 from qmri.paper import tissues as T
-from qmri.paper.metrics import coefficient_of_variation, relative_bias
-from qmri.paper.montecarlo import pixel_metrics, repeated_estimates
+from qmri.paper.metrics import coefficient_of_variation, pixel_metrics, relative_bias
+from qmri.paper.montecarlo import repeated_estimates
 from qmri.paper.simulate import sigma_for_snr, synthesise
 from qmri.paper.study import Study
 from qmri.paper.timing import median_seconds

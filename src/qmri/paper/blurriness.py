@@ -27,7 +27,7 @@ from scipy import ndimage, stats
 from qmri.estimators.methods import Estimator
 from qmri.paper import tissues as T
 from qmri.paper.acquisitions import Acquisitions, Batch, fit_all, noisy_batches
-from qmri.paper.montecarlo import pixel_metrics
+from qmri.paper.metrics import pixel_metrics
 from qmri.paper.simulate import Truth, sigma_for_snr
 
 LINE_PX = 7

@@ -19,6 +19,7 @@ from qmri.paper import blurriness, invivo, montecarlo
 from qmri.paper.acquisitions import Acquisitions, load_fit
 from qmri.paper.brains import BrainModel
 from qmri.paper.phantom.acquisitions import Scans, digital_scans, real_scans
+from qmri.paper.plan import method_of
 from qmri.paper.simulate import Truth
 from qmri.paper.study import Protocol, Study
 from qmri.physics.signal import model_for_task
@@ -26,16 +27,6 @@ from qmri.physics.signal import model_for_task
 #: experiments with a fit stage; the first three are simulated from the test brain
 EXPERIMENTS = ("montecarlo", "blurriness", "invivo", "phantom", "invivo_real")
 SIMULATED = ("montecarlo", "blurriness", "invivo")
-
-
-def estimator_name(method: str, protocol: str) -> str:
-    """Return the name of a fit's estimator: ``mle``, or the network and the protocol it was trained on."""
-    return "mle" if method == "mle" else f"{method}-{protocol}"
-
-
-def method_of(name: str) -> str:
-    """Return the method of an estimator name ("mle", "rim" or "resnet")."""
-    return name.split("-", 1)[0]
 
 
 def dataset_protocol(study: Study, experiment: str, dataset: str) -> Protocol:

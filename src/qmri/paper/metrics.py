@@ -1,8 +1,11 @@
-"""Accuracy and precision over repeated experiments (eq. 7 and 8)."""
+"""Accuracy and precision over repeated experiments (eq. 7 and 8), per pixel and summarised over a region."""
 
 from __future__ import annotations
 
 import numpy as np
+
+#: columns of a box-plot summary row, after the identifying ones
+BOX_STATS = ("min", "q1", "median", "q3", "max", "mean", "sd", "n")
 
 
 def relative_bias(estimates: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -22,3 +25,22 @@ def coefficient_of_variation(estimates: np.ndarray) -> np.ndarray:
     """
     estimates = np.asarray(estimates, dtype=np.float64)
     return estimates.std(axis=0, ddof=1) / estimates.mean(axis=0) * 100.0
+
+
+def box_summary(values: np.ndarray) -> dict[str, float]:
+    """Return the box-plot numbers (min, quartiles, max), mean, SD and count of the finite values."""
+    v = values[np.isfinite(values)]
+    if len(v) == 0:
+        return dict.fromkeys(BOX_STATS, float("nan")) | {"n": 0}
+    q1, median, q3 = np.percentile(v, [25, 50, 75])
+    return {"min": float(v.min()), "q1": float(q1), "median": float(median), "q3": float(q3),
+            "max": float(v.max()), "mean": float(v.mean()), "sd": float(v.std()), "n": int(len(v))}
+
+
+def pixel_metrics(estimates: np.ndarray, truth: np.ndarray, region: np.ndarray) -> dict[str, np.ndarray]:
+    """Return per-pixel ``{"rb": (Q, P), "cv": (Q, P)}`` in percent for the P pixels of ``region``.
+
+    ``estimates`` (C, Q, H, W), ``truth`` (Q, H, W), ``region`` (H, W) boolean.
+    """
+    est = estimates[:, :, region]  # shape (C, Q, P)
+    return {"rb": relative_bias(est, truth[:, region]), "cv": coefficient_of_variation(est)}

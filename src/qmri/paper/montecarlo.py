@@ -15,11 +15,8 @@ import torch
 
 from qmri.estimators.methods import Estimator, map_all
 from qmri.paper.acquisitions import Acquisitions, Batch, fit_all, noisy_batches
-from qmri.paper.metrics import coefficient_of_variation, relative_bias
+from qmri.paper.metrics import box_summary, pixel_metrics
 from qmri.paper.simulate import Truth, sigma_for_snr
-
-#: columns of a box-plot summary row, after the identifying ones
-BOX_STATS = ("min", "q1", "median", "q3", "max", "mean", "sd", "n")
 
 
 def repeated_estimates(truth: Truth, tau_ms: list[float], sigma: float, repetitions: int,
@@ -48,25 +45,6 @@ def acquisitions(truth: Truth, tau_ms: list[float], snrs: list[float], repetitio
             yield from noisy_batches(truth, tau_ms, float(sigma_for_snr(snr)), repetitions, generator)
 
     return Acquisitions(batches, (len(snrs), repetitions), "Monte Carlo")
-
-
-def box_summary(values: np.ndarray) -> dict[str, float]:
-    """Return the box-plot numbers (min, quartiles, max), mean, SD and count of the finite values."""
-    v = values[np.isfinite(values)]
-    if len(v) == 0:
-        return dict.fromkeys(BOX_STATS, float("nan")) | {"n": 0}
-    q1, median, q3 = np.percentile(v, [25, 50, 75])
-    return {"min": float(v.min()), "q1": float(q1), "median": float(median), "q3": float(q3),
-            "max": float(v.max()), "mean": float(v.mean()), "sd": float(v.std()), "n": int(len(v))}
-
-
-def pixel_metrics(estimates: np.ndarray, truth: np.ndarray, region: np.ndarray) -> dict[str, np.ndarray]:
-    """Return per-pixel ``{"rb": (Q, P), "cv": (Q, P)}`` in percent for the P pixels of ``region``.
-
-    ``estimates`` (C, Q, H, W), ``truth`` (Q, H, W), ``region`` (H, W) boolean.
-    """
-    est = estimates[:, :, region]  # shape (C, Q, P)
-    return {"rb": relative_bias(est, truth[:, region]), "cv": coefficient_of_variation(est)}
 
 
 def summarise(estimates: dict[str, np.ndarray], truth: Truth, region: np.ndarray, **labels) -> list[dict]:

@@ -13,8 +13,7 @@ import pandas as pd  # noqa: E402
 
 from qmri.data.io import atomic_path  # noqa: E402
 from qmri.paper import tissues as T  # noqa: E402
-
-METHOD_COLOURS = {"rim": "#d62728", "mle": "#1f77b4", "resnet": "#2ca02c"}
+from qmri.paper.naming import METHOD_COLOURS, METHOD_NAMES  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, *paths: str | os.PathLike) -> None:
@@ -81,7 +80,6 @@ def loss_curve(log: pd.DataFrame, title: str) -> plt.Figure:
 
 
 #: display order and names of the methods
-METHOD_NAMES = {"mle": "MLE", "resnet": "ResNet", "rim": "RIM"}
 METRIC_NAMES = {"rb": "Relative bias (%)", "cv": "Coefficient of variation (%)"}
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import pandas as pd
 import yaml
 
+from qmri.paper.naming import METHOD_NAMES
 from qmri.paper.phantom.analysis import restricted_averages
 from qmri.paper.phantom.reference import measured_parameter
-from qmri.paper.plots import METHOD_NAMES
 
 MARKS = {True: "agrees", False: "**DISAGREES**", None: "not comparable"}
 

@@ -18,6 +18,7 @@ from qmri.data.io import atomic_path
 from qmri.errors import QmriError
 from qmri.estimators.methods import Estimator, estimators_for
 from qmri.paper.brains import BrainModel, build_brain_model
+from qmri.paper.plan import check_references
 from qmri.paper.simulate import TrainsetSettings, Truth, settings_from_config
 from qmri.physics.signal import model_for_task
 
@@ -29,25 +30,6 @@ class Protocol:
     name: str
     task: str
     tau_ms: list[float]
-
-
-def check_references(config: dict) -> None:
-    """Raise a one-line ``QmriError`` when an experiment names a protocol that ``protocols:`` does not define."""
-    known = set(config["protocols"])
-    named = {"montecarlo.protocols": config["montecarlo"]["protocols"].values(),
-             "invivo.datasets": [d["protocol"] for d in config["invivo"]["datasets"].values()],
-             "invivo.real": [d["protocol"] for d in config["invivo"].get("real", {}).values()],
-             "phantom.datasets": [d["protocol"] for d in config["phantom"]["datasets"].values()],
-             "figures.trainset_examples": [config["figures"]["trainset_examples"]["protocol"]]}
-    for where, protocols in named.items():
-        unknown = sorted(set(protocols) - known)
-        if unknown:
-            raise QmriError(f"config: {where} names protocol {', '.join(unknown)}, not one of "
-                            f"{', '.join(sorted(known))}")
-    for task, protocol in config["montecarlo"]["protocols"].items():
-        if config["protocols"][protocol]["task"] != task:
-            raise QmriError(f"config: montecarlo.protocols.{task} is {protocol}, a {config['protocols'][protocol]['task']} "
-                            f"protocol")
 
 
 class Study:

@@ -14,8 +14,7 @@ import pandas as pd
 
 from qmri.estimators.methods import Estimator
 from qmri.paper.acquisitions import fit_all
-from qmri.paper.metrics import coefficient_of_variation, relative_bias
-from qmri.paper.montecarlo import box_summary
+from qmri.paper.metrics import box_summary, coefficient_of_variation, relative_bias
 from qmri.paper.phantom.acquisitions import Scans
 from qmri.paper.phantom.reference import TASK_PARAMETER, nominal
 from qmri.paper.phantom.spheres import sphere_samples

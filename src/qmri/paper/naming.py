@@ -1,0 +1,5 @@
+"""How the methods are named and coloured in figures and the report (colours follow the paper: RIM red,
+MLE blue, ResNet green)."""
+
+METHOD_NAMES = {"mle": "MLE", "resnet": "ResNet", "rim": "RIM"}
+METHOD_COLOURS = {"rim": "#d62728", "mle": "#1f77b4", "resnet": "#2ca02c"}
