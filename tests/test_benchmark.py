@@ -61,3 +61,16 @@ def test_protocols_benchmark_prints_each_target_next_to_its_baseline(capsys):
     rb = {name: float(v) for name, v in re.findall(r"(gaussian|rician)\s*: RB\s*([+-]\d+\.\d+) %", out)}
     assert rb["gaussian"] > 15 and abs(rb["rician"]) < 5
     assert "time ratio Rician / Gaussian" in out
+
+
+def test_the_arithmetic_bound_counts_a_convolution_and_measures_a_rate():
+    import torch
+
+    from qmri.paper.benchmark import counted_flops, matmul_peak
+
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+    image = torch.rand(1, 3, 8, 8)
+    assert counted_flops(lambda: conv(image)) == 2 * (4 * 8 * 8) * 3 * 9  # multiply-adds of every output
+    # backward adds the weights' gradient, as many again (the image needs none)
+    assert counted_flops(lambda: conv(image).sum().backward()) == 2 * 2 * (4 * 8 * 8) * 3 * 9
+    assert 1e8 < matmul_peak(torch.float32, n=256, repeats=2) < 1e14

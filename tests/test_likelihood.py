@@ -34,22 +34,6 @@ def test_gradient_matches_autograd(model, tau, noise, generator):
     assert torch.allclose(analytic, autograd_gradient(lik, estimate, signal, tau, sigma), rtol=1e-9, atol=1e-9)
 
 
-def test_the_rims_gradient_is_the_gaussian_likelihoods(generator):
-    """The RIM's input is ``J^T (f - S) / N`` in network units: the Gaussian likelihood at sigma = 1, one data term."""
-    from qmri.estimators.networks import scaling
-    from qmri.estimators.networks.rim import RIM
-
-    model = InversionRecovery()
-    truth, estimate = random_kappa(model, generator), random_kappa(model, generator)
-    signal = model.forward(truth, TAU_T1)
-    k = estimate.clone().requires_grad_(True)
-    (sse,) = torch.autograd.grad((0.5 * (signal - model.forward(k, TAU_T1)) ** 2).sum(), k)
-    ones = torch.ones_like(signal[:, :1, :1, :1])
-    grad = RIM(model).double().gradient(scaling.to_network(estimate, model, ones), signal, TAU_T1)
-    expected = sse / len(TAU_T1) * scaling.physical_per_network(estimate, model)
-    assert torch.allclose(grad, expected, rtol=1e-8, atol=1e-12)
-
-
 def test_gradient_matches_autograd_near_the_sign_change(generator):
     """The modulus flips sign where tau = T1 ln B; check voxels on both sides of it."""
     model = InversionRecovery()

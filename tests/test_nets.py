@@ -112,6 +112,18 @@ def test_training_lowers_the_loss_and_the_checkpoint_round_trips(method, rng, tm
         predict(net, meta, torch.rand(1, 5, 8, 8), TAU, "t2")
 
 
+def test_training_in_a_rule_log_writes_a_progress_line_per_5_percent(rng, tmp_path):
+    from qmri.logs import logging_to
+
+    settings = TrainSettings(iterations=40, batch_size=2, rim_steps=1, rim_features=4, precision="float32")
+    with logging_to(tmp_path / "train.log"):
+        train("rim", "t1-toy", "t1", TAU, toy_trainset(rng, p=4, size=8), settings, 0, tmp_path / "r.pt",
+              tmp_path / "r.csv", progress=True)
+    lines = [line for line in (tmp_path / "train.log").read_text().splitlines() if "train rim t1-toy" in line]
+    assert len(lines) == 20 and "iteration 2/40" in lines[0] and "iteration 40/40" in lines[-1]
+    assert all(" s/it, loss " in line and "ETA" in line for line in lines) and lines[-1].endswith("ETA 0 min 00 s")
+
+
 def test_resnet_with_another_n_is_a_clear_error(rng, tmp_path):
     settings = TrainSettings(iterations=1, batch_size=2, precision="float32")
     train("resnet", "t1-toy", "t1", TAU, toy_trainset(rng, p=4), settings, 0, tmp_path / "r.pt",

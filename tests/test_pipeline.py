@@ -176,3 +176,13 @@ def test_a_protocol_no_experiment_defines_is_a_one_line_error_and_fits_are_jobs(
     # MLE, RIM and ResNet on 2 Monte Carlo protocols, blurriness, 3 in-vivo and 2 phantom datasets (24),
     # and the other protocols' RIMs on the 2 T1 in-vivo datasets (4)
     assert counts["fit"] == 28 and counts["train"] == 8
+
+
+def test_more_cores_than_the_machine_has_are_capped_at_its_cpus(tmp_path):
+    """`snakemake --cores 64` on a small machine must not start more thread-hungry jobs than there are CPUs."""
+    import os
+
+    work = workflow_copy(tmp_path / "w")
+    result = snakemake(work, "results/brains/mni152.json", "--cores", "64", "--configfile", "presets/smoke.yaml")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Provided cores: {min(64, len(os.sched_getaffinity(0)))}\n" in result.stderr

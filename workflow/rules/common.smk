@@ -1,5 +1,7 @@
 # Helpers that turn the config into file lists and rule parameters.
 
+import os
+
 from snakemake.exceptions import WorkflowError
 
 from qmri.data.scans import sidecar_path
@@ -10,6 +12,20 @@ try:
     check_references(config)
 except QmriError as err:
     raise WorkflowError(str(err)) from None
+
+#: the CPUs this process may run on
+USABLE_CPUS = len(os.sched_getaffinity(0))
+# `--cores 8` on a two-core machine would start four two-thread trainings side by side, each several
+# times slower than alone: a local run uses at most the CPUs that exist (a cluster run is not capped)
+if workflow.local_exec and workflow.global_resources["_nodes"] is None:
+    if (workflow.global_resources["_cores"] or 0) > USABLE_CPUS:
+        workflow.register_resource("_cores", USABLE_CPUS)
+
+
+def all_cores():
+    """Every core of a local run: a job given them all runs alone (the timing rule, whose wall times
+    must not share the CPU)."""
+    return workflow.global_resources["_cores"] or USABLE_CPUS
 
 
 def brain_specs():

@@ -12,7 +12,7 @@ rule timing:
         study=study("montecarlo", "timing"),
     log:
         "logs/timing.log",
-    threads: 2
+    threads: all_cores()
     resources:
         mem_mb=4000,
         runtime=30,

@@ -244,49 +244,67 @@ class _JacobianInversionRecovery(InversionRecovery):
     pullback = SignalModel.pullback
 
 
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """Return this CPU's measured matrix-multiply rate in FLOP/s for ``dtype`` (n x n by n x n, median of ``repeats``):
+    the practical peak that the networks' convolutions and matrix products are held against."""
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.rand(n, n, generator=generator).to(dtype) for _ in range(2))
+    return 2 * n**3 / median_seconds(lambda: a @ b, repeats)
+
+
+def counted_flops(call) -> int:
+    """Return the floating-point operations of the matrix products and convolutions ``call()`` runs (forward and
+    backward), as torch's FLOP counter counts them: the arithmetic a step cannot do without."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        call()
+    return counter.get_total_flops()
+
+
 def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
-    """Print RIM/ResNet inference on 256 x 256 x 31 and one RIM training step (batch 24 of 40 x 40, J = 6).
+    """Print RIM/ResNet inference on 256 x 256 x N and one training step of each (batch 24 of 40 x 40, J = 6), N the
+    study's T1 Monte Carlo protocol (31 TIs), each against this CPU's arithmetic bound.
 
     Each is timed twice in this run, with the same weights: the comparison implementation (plain
     eager float32, contiguous tensors, likelihood gradient through the full Jacobian) and ours
     (closed-form ``J^T r``; a bfloat16 RIM cell at inference and bfloat16 autocast in training where
-    the CPU has AVX512-BF16/AMX; channels-last tensors).
+    the CPU has AVX512-BF16/AMX; channels-last tensors). The bound is the step's counted FLOPs at the
+    matrix-multiply rate measured in the same run (fp32, and the fast dtype's where it differs).
     """
     from qmri.estimators.networks.checkpoint import autocast, build_network, estimates, fast_dtype, inference_precision
-    from qmri.estimators.networks.resnet import ResNet
-    from qmri.estimators.networks.rim import RIM
     from qmri.paper.train import masked_mse
 
     torch.manual_seed(seed)
     tau = torch.tensor(study.montecarlo_protocol("t1").tau_ms, dtype=torch.float32)
     cpu = torch.device("cpu")
     fast = fast_dtype(cpu)
+    peaks = {torch.float32: matmul_peak(torch.float32)} | ({fast: matmul_peak(fast)} if fast != torch.float32 else {})
     print(f"Network benchmark on {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} "
           f"threads; ours: closed-form likelihood gradient, {fast}, channels-last")
+    print("Measured matrix-multiply peak (2048^3): " + ", ".join(f"{str(d).removeprefix('torch.')} "
+                                                                 f"{rate / 1e9:.0f} GFLOP/s" for d, rate in peaks.items()))
     image = torch.rand(1, len(tau), 256, 256, generator=torch.Generator().manual_seed(seed))
-    print(f"{'':34s} {'comparison':>11} {'ours':>8} {'ratio':>6} {'paper':>7}")
-    plain_rim = RIM(_JacobianInversionRecovery()).eval()
-    rim = RIM(InversionRecovery()).eval()
-    rim.load_state_dict(plain_rim.state_dict())
-    resnet = ResNet(len(tau), 3).eval()
-    for name, plain, net, paper in (("RIM inference 256x256x31, J=6", plain_rim, rim, 3.8),
-                                    ("ResNet inference 256x256x31", resnet, resnet, 27.0)):
-        def comparison(plain=plain):
-            with torch.inference_mode():
-                estimates(plain.to(memory_format=torch.contiguous_format), image, tau)
-
-        def ours(net=net):
-            with torch.inference_mode(), inference_precision(net, fast) as fast_net:
-                estimates(fast_net, image.contiguous(memory_format=torch.channels_last), tau)
-        base, best = median_seconds(comparison, repeats), median_seconds(ours, repeats)
-        print(f"{name:34s} {base:>10.3f}s {best:>7.3f}s {base / best:>5.1f}x {paper:>6.1f}s")
-
     batch = torch.rand(24, len(tau), 40, 40)
     target = torch.rand(24, 3, 40, 40)
     mask = torch.ones(24, 40, 40, dtype=torch.bool)
+    n = len(tau)
 
-    def step(model, dtype, layout):
-        net = build_network("rim", model, len(tau)).to(memory_format=layout)
+    def plain_inference(net):
+        def run():
+            with torch.inference_mode():
+                estimates(net.to(memory_format=torch.contiguous_format), image, tau)
+        return run
+
+    def fast_inference(net):
+        def run():
+            with torch.inference_mode(), inference_precision(net, fast) as infer_net:
+                estimates(infer_net, image.contiguous(memory_format=torch.channels_last), tau)
+        return run
+
+    def step(method, model, dtype, layout):
+        torch.manual_seed(seed)
+        net = build_network(method, model, n).to(memory_format=layout)
         optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
 
         def run():
@@ -297,9 +315,31 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
             optimiser.step()
         return run
 
-    base = median_seconds(step(_JacobianInversionRecovery(), torch.float32, torch.contiguous_format), repeats)
-    best = median_seconds(step(InversionRecovery(), fast, torch.channels_last), repeats)
-    print(f"{'RIM training step, batch 24 40x40':34s} {base:>10.3f}s {best:>7.3f}s {base / best:>5.1f}x {'':>7}")
+    plain_rim = build_network("rim", _JacobianInversionRecovery(), n).eval()
+    rim = build_network("rim", InversionRecovery(), n).eval()
+    rim.load_state_dict(plain_rim.state_dict())
+    resnet = build_network("resnet", InversionRecovery(), n).eval()
+    contiguous, last = torch.contiguous_format, torch.channels_last
+    cases = [
+        (f"RIM inference 256x256x{n}, J=6", plain_inference(plain_rim), fast_inference(rim), 3.8),
+        (f"ResNet inference 256x256x{n}", plain_inference(resnet), fast_inference(resnet), 27.0),
+        ("RIM training step, 24 x 40x40", step("rim", _JacobianInversionRecovery(), torch.float32, contiguous),
+         step("rim", InversionRecovery(), fast, last), None),
+        ("ResNet training step, 24 x 40x40", step("resnet", InversionRecovery(), torch.float32, contiguous),
+         step("resnet", InversionRecovery(), fast, last), None),
+    ]
+    fast_name = str(fast).removeprefix("torch.")
+    print(f"{'':34s} {'comparison':>11} {'ours':>8} {'ratio':>6} {'paper':>7} {'GFLOP':>7} {'fp32 bound':>11} "
+          f"{'ours/bound':>10}" + (f" {fast_name + ' bound':>14}" if fast != torch.float32 else ""))
+    for name, comparison, ours, paper in cases:
+        flops = counted_flops(ours)
+        base, best = median_seconds(comparison, repeats), median_seconds(ours, repeats)
+        bound = flops / peaks[torch.float32]
+        line = (f"{name:34s} {base:>10.3f}s {best:>7.3f}s {base / best:>5.1f}x "
+                f"{f'{paper:.1f}s' if paper else '':>7} {flops / 1e9:>7.1f} {bound:>10.3f}s {best / bound:>9.1f}x")
+        if fast != torch.float32:
+            line += f" {flops / peaks[fast]:>13.3f}s"
+        print(line)
 
 
 def quality_benchmark(study: Study, weights: dict[str, str], subjects: int = 8, snr: float = 10.0, repeats: int = 10,

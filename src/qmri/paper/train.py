@@ -10,7 +10,9 @@ so its parameters cannot be learnt and are not asked for.
 from __future__ import annotations
 
 import csv
+import logging
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -85,6 +87,16 @@ class _Batches:
         self.noise.set_state(state["torch"])
 
 
+def log_progress(name: str, rows: list[dict], total: int, window: int = 50) -> None:
+    """Log one line: iterations done of ``total``, seconds per iteration over the last ``window``, loss and ETA."""
+    recent = rows[-window:]
+    per_iteration = sum(r["seconds"] for r in recent) / len(recent)
+    left = (total - rows[-1]["iteration"]) * per_iteration
+    logging.getLogger("qmri.train").info(
+        "%s: iteration %d/%d, %.2f s/it, loss %.4g, ETA %d min %02d s", name, rows[-1]["iteration"], total,
+        per_iteration, recent[-1]["loss"], left // 60, left % 60)
+
+
 def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: dict[str, np.ndarray],
           settings: TrainSettings, seed: int, output: str | os.PathLike, log_csv: str | os.PathLike,
           config: dict | None = None, device: str | None = None, progress: bool = True) -> dict:
@@ -115,8 +127,11 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
             batches.restore(state["batches"])
             start, rows = state["iteration"], state["log"]
     net.train()
-    bar = tqdm(range(start, settings.iterations), initial=start, total=settings.iterations,
-               desc=f"train {method} {protocol}", disable=not progress)
+    name = f"train {method} {protocol}"
+    # a bar on a terminal; in a rule's log (not a terminal) a line per 5 % instead
+    bar = tqdm(range(start, settings.iterations), initial=start, total=settings.iterations, desc=name,
+               disable=not progress or not sys.stderr.isatty())
+    report_every = max(1, settings.iterations // 20)
     for iteration in bar:
         began = time.perf_counter()
         signal, target, mask = batches.next()
@@ -130,6 +145,8 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
         rows.append({"iteration": iteration + 1, "loss": loss.item(), "final_estimate_loss": final,
                      "seconds": time.perf_counter() - began})
         bar.set_postfix(loss=f"{loss.item():.4g}")
+        if progress and ((iteration + 1) % report_every == 0 or iteration + 1 == settings.iterations):
+            log_progress(name, rows, settings.iterations)
         if (iteration + 1) % settings.checkpoint_every == 0 and iteration + 1 < settings.iterations:
             with atomic_path(resume) as tmp:
                 torch.save({**identity, "state_dict": net.state_dict(), "optimizer": optimiser.state_dict(),
