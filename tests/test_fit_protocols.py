@@ -82,7 +82,7 @@ def test_variable_tr_fit_matches_a_per_voxel_tr_aware_reference(generator):
     assert type(maps.model) is InversionRecoveryTR
     ours = maps.kappa[:, :, 0, 2][obj]
     flat = images[0].permute(1, 2, 0).numpy()[obj]
-    start = mle.grid_search(model, torch.from_numpy(flat), tau, mle.MLESettings()).numpy()
+    start = mle.grid_search(model, torch.from_numpy(flat), tau).numpy()
     ref = mle.reference_fit(model, flat, TI_VAR, start)[0]
     crlb = mle.crlb_sd(model, torch.from_numpy(ref.T[None, :, :, None].copy()), TI_VAR, sigma)[0, 2, :, 0].numpy()
     good = crlb / ref[:, 2] < 0.1

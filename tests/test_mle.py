@@ -57,11 +57,10 @@ def test_graph_laplacian_matches_a_dense_reference(generator):
 
 def test_grid_search_finds_grid_points_exactly():
     model = InversionRecovery()
-    settings = mle.MLESettings()
     t1_grid = torch.logspace(math.log10(30), math.log10(6000), 64, dtype=torch.float64)
     kappa = torch.stack([torch.tensor([0.7, 1.2, 0.3], dtype=torch.float64), torch.tensor([1.9, 1.5, 1.0],
                          dtype=torch.float64), t1_grid[[20, 40, 55]]], dim=1)  # B on the grid too
-    found = mle.grid_search(model, model.forward(kappa, TAU_T1), TAU_T1, settings)
+    found = mle.grid_search(model, model.forward(kappa, TAU_T1), TAU_T1)
     assert torch.allclose(found, kappa)
 
 
@@ -73,7 +72,7 @@ def test_voxelwise_fit_matches_scipy_least_squares(generator):
     signal = noisy(model, truth, TAU_T1, sigma, generator)
     result = mle.fit(model, signal, TAU_T1, sigma=sigma, settings=mle.MLESettings(lambda_b=0.0))
     flat = signal.permute(0, 2, 3, 1).reshape(-1, len(TAU_T1)).numpy()
-    start = mle.grid_search(model, torch.from_numpy(flat), TAU_T1, mle.MLESettings()).numpy()
+    start = mle.grid_search(model, torch.from_numpy(flat), TAU_T1).numpy()
     ref_kappa, ref_cost = mle.reference_fit(model, flat, TAU_T1.numpy(), start)
     ours = result.kappa.permute(0, 2, 3, 1).reshape(-1, 3)
     our_cost = 0.5 * ((torch.from_numpy(flat) - model.forward(ours, TAU_T1)) ** 2).sum(dim=1).numpy()

@@ -137,7 +137,7 @@ def _conjugate_gradient(diag: torch.Tensor, lambda_b: float, rhs: torch.Tensor, 
     return x
 
 
-def grid_search(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor, settings: MLESettings,
+def grid_search(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor,
                 fixed: dict[str, float] | None = None, chunk: int = 8192, signed: bool = False) -> torch.Tensor:
     """Return the best grid point per voxel for ``signal`` (M, N), as ``(M, Q)``, A solved in closed form.
 
@@ -374,12 +374,12 @@ def fit(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor | list[fl
         raise QmriError("no voxel with signal inside the mask")
     data = data / scale
 
-    kappa = grid_search(model, data, tau, settings, signed=noise.signed)
+    kappa = grid_search(model, data, tau, signed=noise.signed)
     if settings.lambda_b > 0 and "B" in model.param_names:
         # Start on the smooth-B side: B and T1 trade off along a shallow valley in each voxel, and
         # a noisy voxel-wise B would take many iterations to drift together under the prior.
         b_start = kappa[:, model.index("B")].median().item()
-        kappa = grid_search(model, data, tau, settings, fixed={"B": b_start}, signed=noise.signed)
+        kappa = grid_search(model, data, tau, fixed={"B": b_start}, signed=noise.signed)
     if sigma is None:
         # the voxel-wise fit only measures the noise: its noisy B must not start the regularised fit
         gaussian = Gaussian(noise.signed)

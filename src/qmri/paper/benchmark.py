@@ -66,7 +66,7 @@ def mle_benchmark(study: Study, snr: float = 30.0, reference_voxels: int = 300, 
     print(f"  brain tissue (GM+WM) median |relative error| of T1: {np.median(err[tissue]):.2%}")
 
     flat = signal[0].permute(1, 2, 0).reshape(-1, len(tau))[pick]
-    grid_start = mle.grid_search(model, flat, tau, mle.MLESettings())
+    grid_start = mle.grid_search(model, flat, tau)
     start = time.perf_counter()
     ref_kappa, ref_cost = mle.reference_fit(model, flat.numpy(), tau.numpy(), grid_start.numpy())
     per_voxel = (time.perf_counter() - start) / len(pick)
@@ -94,7 +94,7 @@ def mle_benchmark(study: Study, snr: float = 30.0, reference_voxels: int = 300, 
             seconds.append(time.perf_counter() - start)
             ours_t1.append(kappa[0, 2].reshape(-1)[pick].numpy())
             flat = signal[0].permute(1, 2, 0).reshape(-1, len(tau))[pick]
-            start_k = mle.grid_search(model, flat, tau, mle.MLESettings()).numpy()
+            start_k = mle.grid_search(model, flat, tau).numpy()
             ref_t1.append(mle.reference_fit(model, flat.numpy(), tau.numpy(), start_k)[0][:, 2])
         rb = [np.median(np.abs(relative_bias(np.array(v), t1_pick))) for v in (ours_t1, ref_t1)]
         cv = [np.median(coefficient_of_variation(np.array(v))) for v in (ours_t1, ref_t1)]
@@ -179,8 +179,8 @@ def protocols_benchmark(study: Study, repeats: int = 4, rician_repeats: int = 20
     blind = map_series(_one_slice(images, ti), "t1", mask=discs[:, :, None], progress=False).kappa[:, :, 0, 2]
     flat = images[0].permute(1, 2, 0).numpy()[discs]
     start = time.perf_counter()
-    ref = mle.reference_fit(tr_model, flat, ti, mle.grid_search(tr_model, torch.from_numpy(flat), torch.from_numpy(ti),
-                                                                mle.MLESettings()).numpy())[0]
+    grid_start = mle.grid_search(tr_model, torch.from_numpy(flat), torch.from_numpy(ti)).numpy()
+    ref = mle.reference_fit(tr_model, flat, ti, grid_start)[0]
     ref_seconds = time.perf_counter() - start
     sd = mle.crlb_sd(tr_model, torch.from_numpy(ref.T[None, :, :, None].copy()), ti, sigma)[0, 2, :, 0].numpy()
     good, true_t1 = sd / ref[:, 2] < 0.1, kappa[0, 2].numpy()[discs]
