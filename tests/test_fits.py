@@ -9,7 +9,7 @@ from qmri.errors import QmriError
 from qmri.estimators.methods import mle_estimator
 from qmri.paper import fits, montecarlo
 from qmri.paper.acquisitions import fit, load_fit, save_fit
-from qmri.paper.plan import check_references, estimator_name, method_of
+from qmri.paper.plan import check_references, estimator_name, split_estimator
 from qmri.paper.study import Study
 from qmri.physics.signal import T2Decay
 
@@ -54,7 +54,7 @@ def test_float64_maps_of_float32_values_are_stored_as_float32(tmp_path):
 def test_estimator_names_and_dataset_protocols():
     study = Study.load(REPO / "config.yaml")
     assert estimator_name("mle", "t1-31") == "mle" and estimator_name("rim", "t1-23") == "rim-t1-23"
-    assert method_of("resnet-t2-6") == "resnet"
+    assert split_estimator("resnet-t2-6") == ("resnet", "t2-6") and split_estimator("mle") == ("mle", None)
     assert fits.dataset_protocol(study, "invivo", "iv-t1-noisy").name == "t1-25"
     assert fits.dataset_protocol(study, "phantom", "hp-t1").tau_ms[0] == 172.0
     with pytest.raises(QmriError, match="needs its weights"):

@@ -6,7 +6,7 @@ from snakemake.exceptions import WorkflowError
 
 from qmri.data.scans import sidecar_path
 from qmri.errors import QmriError
-from qmri.paper.plan import check_references, estimator_name
+from qmri.paper.plan import EXPERIMENTS, PAPER_METHODS, SIMULATED, check_references, estimator_name, split_estimator
 
 try:
     check_references(config)
@@ -127,7 +127,7 @@ def fit_path(experiment, dataset, method, protocol):
 
 def fits_of(experiment, dataset, protocol):
     """``{method: fit file}`` of the MLE, RIM and ResNet (the networks of ``protocol``) on one dataset."""
-    return {method: fit_path(experiment, dataset, method, protocol) for method in ["mle"] + METHODS}
+    return {method: fit_path(experiment, dataset, method, protocol) for method in PAPER_METHODS}
 
 
 #: section 5.4: (T1 dataset, model) -> fit file: the MLE and the dataset's own ResNet, then every T1 protocol's RIM
@@ -187,10 +187,10 @@ def fit_inputs(wildcards):
     """The weights of a network estimator, and what the scans are made from: the test brain (simulated
     experiments), a real phantom's sessions, or real volunteers' scans."""
     found = {}
-    method, _, protocol = wildcards.estimator.partition("-")
+    method, protocol = split_estimator(wildcards.estimator)
     if method != "mle":
         found["weights"] = f"results/models/{method}/{protocol}.pt"
-    if wildcards.experiment in ("montecarlo", "blurriness", "invivo"):
+    if wildcards.experiment in SIMULATED:
         found |= test_brain(wildcards)
     elif wildcards.experiment == "phantom":
         found["scans"] = phantom_sessions(wildcards.dataset)

@@ -8,7 +8,7 @@ rule fit:
     output:
         "results/fits/{experiment}/{dataset}/{estimator}.npz",
     wildcard_constraints:
-        experiment="montecarlo|blurriness|invivo|phantom|invivo_real",
+        experiment="|".join(EXPERIMENTS),
         dataset="[^/]+",
         estimator="mle|(rim|resnet)-(" + "|".join(PROTOCOLS) + ")",
     params:

@@ -22,8 +22,8 @@ rule invivo:
 
 rule invivo_real:
     input:
+        unpack(lambda w: fits_of("invivo_real", w.real, REAL_INVIVO[w.real]["protocol"])),
         scans=lambda w: real_invivo_scans(w.real),
-        fits=lambda w: fits_of("invivo_real", w.real, REAL_INVIVO[w.real]["protocol"]).values(),
     output:
         "results/invivo_real/{real}.npz",
     params:

@@ -4,13 +4,13 @@ from qmri.data.io import save_arrays
 from qmri.logs import logging_to
 from qmri.paper.blurriness import blurriness_table
 from qmri.paper.brains import load_brain_model
-from qmri.paper.fits import load_fits, montecarlo_truth
+from qmri.paper.fits import montecarlo_truth, paper_fits
 from qmri.paper.study import Study, write_table
 
 with logging_to(snakemake.log[0]) as log:
     study, inp = Study(snakemake.params.study), snakemake.input
     truth = montecarlo_truth(study, load_brain_model(inp.labels, inp.meta), snakemake.params.protocol)
-    table, placed, e2 = blurriness_table(truth, load_fits({m: inp[m] for m in ("mle", "rim", "resnet")}))
+    table, placed, e2 = blurriness_table(truth, paper_fits(inp))
     log.info("\n%s", table.to_string())
     write_table(table, snakemake.output.table)
     save_arrays(snakemake.output.maps, t1_e2=e2.kappa[e2.model.index("T1")], names=list(placed),

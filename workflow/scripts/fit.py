@@ -5,7 +5,8 @@ import torch
 from qmri.logs import logging_to
 from qmri.paper.acquisitions import fit, save_fit
 from qmri.paper.brains import load_brain_model
-from qmri.paper.fits import SIMULATED, acquisitions, estimator
+from qmri.paper.fits import acquisitions, estimator
+from qmri.paper.plan import SIMULATED
 from qmri.paper.study import Study
 
 with logging_to(snakemake.log[0]) as log:

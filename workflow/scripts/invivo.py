@@ -3,7 +3,7 @@
 from qmri.data.io import save_arrays
 from qmri.logs import logging_to
 from qmri.paper.brains import load_brain_model
-from qmri.paper.fits import dataset_protocol, load_fits, volunteers
+from qmri.paper.fits import dataset_protocol, paper_fits, volunteers
 from qmri.paper.invivo import test_retest_arrays
 from qmri.paper.study import Study
 
@@ -11,7 +11,7 @@ with logging_to(snakemake.log[0]) as log:
     study, inp, dataset = Study(snakemake.params.study), snakemake.input, snakemake.wildcards.dataset
     protocol = dataset_protocol(study, "invivo", dataset)
     people = volunteers(study, load_brain_model(inp.labels, inp.meta), protocol.task)
-    arrays = test_retest_arrays(people, load_fits({m: inp[m] for m in ("mle", "rim", "resnet")}))
+    arrays = test_retest_arrays(people, paper_fits(inp))
     log.info("%d volunteers x %d scans, SNR %g", len(people), study.config["invivo"]["scans"],
              study.config["invivo"]["datasets"][dataset]["snr"])
     save_arrays(snakemake.output[0], **arrays, param_names=list(people[0].model.param_names))

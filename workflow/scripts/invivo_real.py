@@ -4,8 +4,7 @@ import numpy as np
 
 from qmri.data.io import save_arrays
 from qmri.logs import logging_to
-from qmri.paper.acquisitions import load_fit
-from qmri.paper.fits import dataset_protocol, real_invivo_scans
+from qmri.paper.fits import dataset_protocol, paper_fits, real_invivo_scans
 from qmri.paper.invivo import median_cv
 from qmri.paper.study import Study
 from qmri.physics.signal import model_for_task
@@ -13,8 +12,7 @@ from qmri.physics.signal import model_for_task
 with logging_to(snakemake.log[0]) as log:
     study, dataset = Study(snakemake.params.study), snakemake.wildcards.real
     _, masks = real_invivo_scans(study, dataset)
-    maps = {method: load_fit(path).astype(np.float32) for method, path in zip(("mle", "rim", "resnet"),
-                                                                           snakemake.input.fits)}
+    maps = {method: m.astype(np.float32) for method, m in paper_fits(snakemake.input).items()}
     names = list(model_for_task(dataset_protocol(study, "invivo_real", dataset).task).param_names)
     for method, m in maps.items():
         cvs = [median_cv(m[v], masks[v], len(names) - 1) for v in range(len(masks))]

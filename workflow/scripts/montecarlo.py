@@ -2,14 +2,13 @@
 
 from qmri.logs import logging_to
 from qmri.paper.brains import load_brain_model
-from qmri.paper.fits import load_fits, montecarlo_truth
+from qmri.paper.fits import montecarlo_truth, paper_fits
 from qmri.paper.montecarlo import noise_robustness_table
 from qmri.paper.study import Study, write_table
 
 with logging_to(snakemake.log[0]) as log:
     study, inp = Study(snakemake.params.study), snakemake.input
     truth = montecarlo_truth(study, load_brain_model(inp.labels, inp.meta), snakemake.wildcards.protocol)
-    estimates = load_fits({method: inp[method] for method in ("mle", "rim", "resnet")})
-    table = noise_robustness_table(truth, study.config["montecarlo"]["snr"], estimates)
+    table = noise_robustness_table(truth, study.config["montecarlo"]["snr"], paper_fits(inp))
     log.info("%d brain pixels, %d repetitions per SNR", truth.score_mask.sum(), study.config["montecarlo"]["repetitions"])
     write_table(table, snakemake.output[0])

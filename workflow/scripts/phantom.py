@@ -2,15 +2,14 @@
 
 from qmri.data.io import save_arrays
 from qmri.logs import logging_to
-from qmri.paper.fits import dataset_protocol, load_fits, phantom_scans
+from qmri.paper.fits import dataset_protocol, paper_fits, phantom_scans
 from qmri.paper.phantom.analysis import restricted_averages, test_retest_table
 from qmri.paper.study import Study, write_table
 
 with logging_to(snakemake.log[0]) as log:
     study, inp, dataset = Study(snakemake.params.study), snakemake.input, snakemake.wildcards.phantom
     protocol, scans = dataset_protocol(study, "phantom", dataset), phantom_scans(study, dataset)
-    maps = load_fits({m: inp[m] for m in ("mle", "rim", "resnet")})
-    table, arrays = test_retest_table(scans, maps, protocol.task, protocol.tau_ms)
+    table, arrays = test_retest_table(scans, paper_fits(inp), protocol.task, protocol.tau_ms)
     log.info("%d scans, sphere wall radius %.1f px; restricted-domain averages (%%):\n%s",
              len(scans.images), scans.radius_px, restricted_averages(table).round(2).to_string())
     write_table(table, snakemake.output.table)

@@ -1,8 +1,9 @@
 """Section 5.3: sigmoid slopes across the GM/WM boundary of volunteer 1, scan 1, for every method."""
 
-from qmri.data.io import atomic_path, load_arrays
+from qmri.data.io import load_arrays
 from qmri.logs import logging_to
 from qmri.paper.sharpness import boundary_lines, paired_tests, slopes
+from qmri.paper.study import write_table
 
 with logging_to(snakemake.log[0]) as log:
     arrays = load_arrays(snakemake.input[0])
@@ -12,5 +13,4 @@ with logging_to(snakemake.log[0]) as log:
     table = slopes({m: arrays[m][0, 0, parameter] for m in ("mle", "resnet", "rim")}, lines, pixel_mm)
     log.info("median |nu| (1/mm): %s\npaired t-tests:\n%s", table.groupby("method")["abs_nu"].median().round(3).to_dict(),
              paired_tests(table).to_string())
-    with atomic_path(snakemake.output[0]) as tmp:
-        table.to_csv(tmp, index=False)
+    write_table(table, snakemake.output[0])

@@ -19,14 +19,10 @@ from qmri.paper import blurriness, invivo, montecarlo
 from qmri.paper.acquisitions import Acquisitions, load_fit
 from qmri.paper.brains import BrainModel
 from qmri.paper.phantom.acquisitions import Scans, digital_scans, real_scans
-from qmri.paper.plan import method_of
+from qmri.paper.plan import EXPERIMENTS, PAPER_METHODS, SIMULATED, split_estimator
 from qmri.paper.simulate import Truth
 from qmri.paper.study import Protocol, Study
 from qmri.physics.signal import model_for_task
-
-#: experiments with a fit stage; the first three are simulated from the test brain
-EXPERIMENTS = ("montecarlo", "blurriness", "invivo", "phantom", "invivo_real")
-SIMULATED = ("montecarlo", "blurriness", "invivo")
 
 
 def dataset_protocol(study: Study, experiment: str, dataset: str) -> Protocol:
@@ -45,13 +41,14 @@ def estimator(study: Study, experiment: str, dataset: str, name: str, weights: s
     """Return estimator ``name`` set up for a dataset's protocol (the MLE with the study's lambda_B, or the
     phantom dataset's own)."""
     protocol, device = dataset_protocol(study, experiment, dataset), device or default_device()
-    if method_of(name) == "mle":
+    method, _ = split_estimator(name)
+    if method == "mle":
         lambda_b = study.config["phantom"]["datasets"][dataset].get("lambda_b", study.lambda_b) \
             if experiment == "phantom" else study.lambda_b
         return mle_estimator(protocol.task, protocol.tau_ms, lambda_b, device)
     if weights is None:
         raise QmriError(f"estimator {name} needs its weights file")
-    return network_estimator(weights, method_of(name), protocol.task, protocol.tau_ms, device)
+    return network_estimator(weights, method, protocol.task, protocol.tau_ms, device)
 
 
 def montecarlo_truth(study: Study, brain: BrainModel, dataset: str) -> Truth:
@@ -104,3 +101,8 @@ def acquisitions(study: Study, experiment: str, dataset: str, brain: BrainModel 
 def load_fits(paths: dict[str, str | os.PathLike]) -> dict[str, np.ndarray]:
     """Return ``{label: maps}`` of fit files given as ``{label: path}``."""
     return {label: load_fit(Path(path)) for label, path in paths.items()}
+
+
+def paper_fits(inputs) -> dict[str, np.ndarray]:
+    """Return ``{method: maps}`` of the paper's three methods from a rule's inputs named by method."""
+    return load_fits({method: inputs[method] for method in PAPER_METHODS})

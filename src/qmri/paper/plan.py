@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from qmri.errors import QmriError
 
+#: experiments with a fit stage; the first three are simulated from the test brain
+EXPERIMENTS = ("montecarlo", "blurriness", "invivo", "phantom", "invivo_real")
+SIMULATED = EXPERIMENTS[:3]
+#: the paper's three methods, in the order of every table
+PAPER_METHODS = ("mle", "rim", "resnet")
+
 
 def check_references(config: dict) -> None:
     """Raise a one-line ``QmriError`` when an experiment names a protocol that ``protocols:`` does not define."""
@@ -30,6 +36,7 @@ def estimator_name(method: str, protocol: str) -> str:
     return "mle" if method == "mle" else f"{method}-{protocol}"
 
 
-def method_of(name: str) -> str:
-    """Return the method of an estimator name ("mle", "rim" or "resnet")."""
-    return name.split("-", 1)[0]
+def split_estimator(name: str) -> tuple[str, str | None]:
+    """Return the method ("mle", "rim" or "resnet") and training protocol (None for the MLE) of an estimator name."""
+    method, _, protocol = name.partition("-")
+    return method, protocol or None
