@@ -36,7 +36,7 @@ SIGNALS = ("auto", "magnitude", "signed")
 class Maps:
     """Fitted maps ``(X, Y, Z, Q)`` in internal units, optional CRLB SDs, fit quality, and how they were made.
 
-    ``quality`` is ``(X, Y, Z, 2)``: R^2 and residual RMS / sigma (``qmri.fitquality.fit_quality``).
+    ``quality`` is ``(X, Y, Z, 2)``: R^2 and residual RMS / sigma (``qmri.estimators.fitquality.fit_quality``).
     """
 
     model: SignalModel

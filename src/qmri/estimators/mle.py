@@ -8,7 +8,7 @@ where L is the graph Laplacian of the in-plane 4-neighbourhood of the fitted vox
 ``B^T L B`` is the sum of squared differences of B between neighbours and its gradient,
 ``lambda_B L B``, is (minus) the discrete Laplace operator applied to B: the paper's prior.
 Only B is regularised; A, T1 and T2 are voxel-wise. Slices are independent (multi-slice 2D data).
-The data term is a ``qmri.likelihood`` noise model: the paper's Gaussian on magnitudes,
+The data term is a ``qmri.physics.likelihood`` noise model: the paper's Gaussian on magnitudes,
 ``nll = (S - |g|)^2 / (2 sigma^2)``, by default; Gaussian on signed (real-valued) images; or Rician.
 
 How it is solved:

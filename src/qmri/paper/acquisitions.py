@@ -1,6 +1,6 @@
 """An experiment's scans as reproducible batches, and fitting one method to all of them.
 
-The pipeline fits each method in a job of its own (rules ``fit_*``): every job regenerates the same
+The pipeline fits each method in a job of its own (rule ``fit``): every job regenerates the same
 noisy images from the seed, batch by batch, so no image is stored and each method's maps are
 computed once and cached. The batches are those the experiments always used (``noisy_batches``:
 realisations ``batch`` at a time), so a fit does not depend on which other methods ran.

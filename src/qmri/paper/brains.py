@@ -1,6 +1,6 @@
 """Brain models: tissue label volumes from BrainWeb-20 or from the MNI152 2009a templates.
 
-Every model is a 3D uint8 volume of BrainWeb crisp class codes (see ``qmri.tissues``) in
+Every model is a 3D uint8 volume of BrainWeb crisp class codes (see ``qmri.paper.tissues``) in
 ``(x, y, z)`` order with a RAS affine in mm; axial slices run along the last axis.
 """
 

@@ -132,7 +132,7 @@ def blurriness(table: pd.DataFrame, t1_e2: np.ndarray, placed: dict[str, np.ndar
     """Return figure 3: the E2 T1 map with its structures, and T1 relative bias and CV per region.
 
     Bars are medians over the region, error bars SDs; E1 hatched, E2 solid; a star marks E2 rows whose
-    t-test against E1 gives p < 0.05 (``qmri.blurriness``).
+    t-test against E1 gives p < 0.05 (``qmri.paper.blurriness``).
     """
     fig = plt.figure(figsize=(15, 6.5), layout="constrained")
     grid = fig.add_gridspec(2, 3, width_ratios=[1.1, 1, 1])
@@ -338,8 +338,8 @@ def boundary_sharpness(maps: dict[str, np.ndarray], lines: np.ndarray, table: pd
                        pixel_mm: float, example: int = 0) -> plt.Figure:
     """Return figure 7: the lines on the RIM T1 map, one line's profiles and sigmoid fits, and |nu| per method.
 
-    ``maps`` are T1 maps (H, W) per method, ``lines`` from ``qmri.sharpness.boundary_lines``,
-    ``table`` from ``qmri.sharpness.slopes`` and ``tests`` from ``qmri.sharpness.paired_tests``.
+    ``maps`` are T1 maps (H, W) per method, ``lines`` from ``qmri.paper.sharpness.boundary_lines``,
+    ``table`` from ``qmri.paper.sharpness.slopes`` and ``tests`` from ``qmri.paper.sharpness.paired_tests``.
     """
     from qmri.paper.sharpness import positions_mm, profiles, sigmoid
 

@@ -1,7 +1,7 @@
 """Training the RIM and the ResNet on simulated patches (section 4.4.2), and using the trained models.
 
 Each iteration draws a mini-batch of stored ground-truth patches, synthesises weighted images for
-the protocol with fresh noise at each patch's own SD (eq. 1), scales them (``qmri.nets.scaling``)
+the protocol with fresh noise at each patch's own SD (eq. 1), scales them (``qmri.estimators.networks.scaling``)
 and takes one Adam step on eq. 6 (RIM: the mean over the J estimates) or eq. 3 (ResNet). The loss
 is the mean squared error in network units over non-background pixels: background has no signal,
 so its parameters cannot be learnt and are not asked for.

@@ -9,7 +9,7 @@ Choices: the GRUs are convolutional GRUs with 1 x 1 kernels (per-pixel memory); 
 comes from the three 3 x 3 convolutions, whose receptive field grows by 6 pixels per step. The
 likelihood gradient is an input computed analytically and not differentiated through in training
 (back-propagation runs through the estimates and memory states only), which keeps a training step
-cheap; its scaling is described in ``qmri.nets.scaling``.
+cheap; its scaling is described in ``qmri.estimators.networks.scaling``.
 """
 
 from __future__ import annotations
