@@ -20,7 +20,7 @@ from qmri.physics.signal import T2Decay
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("QMRI_SHARED", REPO.parent / "shared"))
 #: what a scratch copy of the workflow needs
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "presets", "envs", "profiles")
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "presets", "envs", "profiles", "studies")
 #: config.yaml, the one source of the protocols: IV_T1 (31 inversion times) and the T2 preparation times (ms)
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 IV_T1 = [float(t) for t in CONFIG["protocols"]["t1-31"]["tau_ms"]]

@@ -2,14 +2,19 @@
 
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
-from helpers import REPO, toy_trainset
+from helpers import IV_T1, REPO, toy_trainset
 from qmri.cli import main
-from qmri.paper.benchmark import quality_benchmark
+from qmri.estimators.networks.checkpoint import build_network
+from qmri.paper.anyprotocol import AnyProtocolSettings
+from qmri.paper.benchmark import gradient_ablation, quality_benchmark
 from qmri.paper.study import Study
 from qmri.paper.tissues import BRAIN_LABELS
 from qmri.paper.train import TrainSettings, train
+from qmri.physics.signal import InversionRecovery
 
 
 @pytest.mark.slow
@@ -40,7 +45,7 @@ def test_quality_benchmark_without_weights_or_subjects_is_a_one_line_error(capsy
     assert main(["bench", "quality"]) == 1
     assert main(["bench", "quality", "--rim", "m.pt", "--repeats", "1"]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["qmri: error: bench quality needs --rim and/or --resnet checkpoints",
+    assert lines == ["qmri: error: bench quality needs --rim, --resnet and/or --arim checkpoints",
                      "qmri: error: bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)"]
 
 
@@ -74,3 +79,29 @@ def test_the_arithmetic_bound_counts_a_convolution_and_measures_a_rate():
     # backward adds the weights' gradient, as many again (the image needs none)
     assert counted_flops(lambda: conv(image).sum().backward()) == 2 * 2 * (4 * 8 * 8) * 3 * 9
     assert 1e8 < matmul_peak(torch.float32, n=256, repeats=2) < 1e14
+
+
+def test_gradient_ablation_tells_a_rim_that_reads_the_data_from_one_that_does_not():
+    model = InversionRecovery()
+    tau = torch.tensor(IV_T1)
+    images = model.forward(torch.tensor([1.0, 1.9, 900.0]).view(1, 3, 1, 1).expand(1, 3, 16, 16), tau)
+    mask = torch.ones(1, 16, 16, dtype=torch.bool)
+    meta = {"task": "t1", "method": "rim"}
+    torch.manual_seed(0)
+    net = build_network("rim", model, len(tau)).eval()  # untrained: its zero output layer makes no update
+    assert gradient_ablation(net, meta, images, mask, mask[0].numpy(), IV_T1) == [0.0, 0.0, 0.0]
+    torch.nn.init.normal_(net.cell.conv_out.weight, std=0.1)
+    change = gradient_ablation(net, meta, images, mask, mask[0].numpy(), IV_T1)
+    assert min(change) > 1e-4 and net.use_gradient  # every parameter moved; the switch is restored
+
+
+@pytest.mark.slow
+def test_quality_benchmark_judges_our_rim_against_its_targets(tmp_path, rng, capsys):
+    settings = TrainSettings(iterations=1, batch_size=2, rim_steps=2, rim_features=4, precision="float32")
+    train("arim", "any", "t1", None, toy_trainset(rng, p=4), settings, 0, tmp_path / "arim.pt", tmp_path / "arim.csv",
+          progress=False, data=AnyProtocolSettings(image_size=24))
+    assert main(["bench", "quality", "--arim", str(tmp_path / "arim.pt"), "--subjects", "1", "--repeats", "2",
+                 "--config", str(REPO / "config.yaml"), "--csv", str(tmp_path / "q.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "arim targets: mean |RB|" in out and "gradient ablation" in out and "  arim: A " in out
+    assert set(pd.read_csv(tmp_path / "q.csv")["method"]) == {"mle", "arim"}

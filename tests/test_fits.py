@@ -55,6 +55,7 @@ def test_estimator_names_and_dataset_protocols():
     study = Study.load(REPO / "config.yaml")
     assert estimator_name("mle", "t1-31") == "mle" and estimator_name("rim", "t1-23") == "rim-t1-23"
     assert split_estimator("resnet-t2-6") == ("resnet", "t2-6") and split_estimator("mle") == ("mle", None)
+    assert estimator_name("arim", None) == "arim" and split_estimator("arim") == ("arim", None)
     assert fits.dataset_protocol(study, "invivo", "iv-t1-noisy").name == "t1-25"
     assert fits.dataset_protocol(study, "phantom", "hp-t1").tau_ms[0] == 172.0
     with pytest.raises(QmriError, match="needs its weights"):

@@ -74,3 +74,24 @@ def test_phantom_claims_read_the_array_from_the_sphere_names_not_the_dataset_nam
     assert "(HP_T1)" in claims[0].paper and claims[2].paper == "not given (fig. A2)"
     assert claims[0].holds is True and claims[2].holds is False  # |RB| 1 % lowest; 5 % is not
     assert "RIM 1.00%" in claims[0].ours
+
+
+def test_our_method_never_changes_a_verdict_on_the_paper_and_has_its_own_section():
+    """An aRIM better than every paper method at everything: the paper's statements are judged among its three
+    methods only, and ours appears in the 'beyond the paper' table."""
+    cv = {"mle": (40, 12, 2), "resnet": (20, 8, 1.8), "rim": (10, 5, 1.5)}
+    paper_like = fake_montecarlo(cv, {"mle": 2, "resnet": 4, "rim": 3})
+    with_ours = fake_montecarlo({**cv, "arim": (1, 1, 1)}, {"mle": 2, "resnet": 4, "rim": 3, "arim": 0.1})
+    assert not all(c.holds for c in report.simulation_claims(with_ours, with_ours.replace({"B": "T2"})))
+    ours_filtered = report.paper_methods(with_ours)
+    verdicts = [c.holds for c in report.simulation_claims(ours_filtered, ours_filtered.replace({"B": "T2"}))]
+    assert verdicts == [c.holds for c in report.simulation_claims(paper_like, paper_like.replace({"B": "T2"}))]
+    timing = pd.DataFrame({"method": ["mle", "rim", "resnet", "arim"], "seconds": [2.0, 0.25, 0.4, 0.3],
+                           "paper_seconds": [575.0, 3.8, 27.0, None], "matrix": "256x256", "n_images": 31})
+    table = report.ours_table(with_ours, with_ours.replace({"B": "T2"}), {}, timing)
+    assert list(table.columns) == ["MLE", "RIM", "aRIM (ours)"]
+    assert table.loc[("Monte Carlo T1, SNR 3", "median CV (%)"), "aRIM (ours)"] == 1
+    assert table.loc[("time per slice (256x256 x 31)", "seconds"), "aRIM (ours)"] == 0.3
+    budget = pd.DataFrame({"iterations": [1000, 10000], "rim_mean_abs_rb_pct": [10.7, 10.4]})
+    text = report.render([], report.headline_table(with_ours), {}, [], {}, pd.DataFrame(), table, budget)
+    assert "Beyond the paper: our any-protocol RIM" in text and "is it the training budget" in text

@@ -18,6 +18,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"qmri: error: {message} (see {self.prog} --help)\n")
 
 
+#: ``--arim`` given without a path: the packaged weights
+PACKAGED = Path("packaged")
+
+
 def _tau_list(text: str) -> list[float]:
     try:
         return [float(v) for v in text.replace(",", " ").split()]
@@ -33,8 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="map T1 or T2 from a 4D NIfTI or a DICOM folder")
     fit.add_argument("input", type=Path, help="4D NIfTI (x, y, z, N) with optional BIDS sidecar, or a DICOM folder")
     fit.add_argument("--task", choices=["t1", "t2"], required=True)
-    fit.add_argument("--method", choices=["mle", "rim", "resnet"], default="mle")
-    fit.add_argument("--weights", type=Path, help="network checkpoint (rim, resnet)")
+    fit.add_argument("--method", choices=["mle", "rim", "resnet", "arim"], default="mle",
+                     help="mle: regularised MLE; rim, resnet: the paper's networks (need --weights from the "
+                          "pipeline); arim: our any-protocol RIM, packaged weights unless --weights")
+    fit.add_argument("--weights", type=Path, help="network checkpoint (rim, resnet; arim: default the packaged one)")
     fit.add_argument("--mask", type=Path, help="NIfTI mask (x, y, z); default: voxels above 5%% of the bright signal and the "
                                                   "noise floor of air")
     fit.add_argument("--tau", type=_tau_list, help="inversion / preparation times in ms, e.g. 139,166,193")
@@ -69,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the study's config (protocols, seed, lambda_B, held-out slab; default ./config.yaml)")
     bench.add_argument("--rim", type=Path, help="quality: RIM checkpoint (e.g. results/models/rim/t1-31.pt)")
     bench.add_argument("--resnet", type=Path, help="quality: ResNet checkpoint of the T1 Monte Carlo protocol")
+    bench.add_argument("--arim", type=Path, nargs="?", const=PACKAGED,
+                       help="quality: our any-protocol RIM's checkpoint (the option alone: the packaged one)")
     bench.add_argument("--subjects", type=int, default=8, help="quality: unseen subject draws")
+    bench.add_argument("--csv", type=Path, help="quality: also write the per-subject table to this CSV")
     return parser
 
 
@@ -79,7 +88,7 @@ def _fit(args: argparse.Namespace) -> None:
     from qmri.estimators.mapping import describe, map_series, write_maps
 
     if args.weights is not None and args.method == "mle":
-        raise QmriError("--weights is for --method rim or resnet")
+        raise QmriError("--weights is for --method rim, resnet or arim")
     series = load_series(args.input, args.task, args.tau, args.tr)
     mask = None
     if args.mask is not None:
@@ -88,8 +97,7 @@ def _fit(args: argparse.Namespace) -> None:
     maps = map_series(series, args.task, args.method, sigma=args.sigma, mask=mask, lambda_b=args.lambda_b,
                       device=args.device, uncertainty=args.uncertainty, progress=sys.stderr.isatty(),
                       weights=args.weights, signal=args.signal, noise=args.noise)
-    written = write_maps(maps, args.output, source=str(args.input),
-                         weights=str(args.weights) if args.weights else None)
+    written = write_maps(maps, args.output, source=str(args.input))
     for warning in maps.warnings:
         print(f"qmri: warning: {warning}", file=sys.stderr)
     print(describe(maps))
@@ -98,7 +106,7 @@ def _fit(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     from qmri.paper import benchmark
-    from qmri.paper.study import Study
+    from qmri.paper.study import Study, write_table
 
     study = Study.load(args.config)
     if args.what == "mle":
@@ -109,13 +117,16 @@ def _bench(args: argparse.Namespace) -> None:
     elif args.what == "protocols":
         benchmark.protocols_benchmark(study, repeats=args.repeats or 4, seed=args.seed or 0)
     else:
-        weights = {m: str(p) for m, p in (("rim", args.rim), ("resnet", args.resnet)) if p is not None}
+        weights = {m: None if p == PACKAGED else str(p)
+                   for m, p in (("rim", args.rim), ("resnet", args.resnet), ("arim", args.arim)) if p is not None}
         if not weights:
-            raise QmriError("bench quality needs --rim and/or --resnet checkpoints")
+            raise QmriError("bench quality needs --rim, --resnet and/or --arim checkpoints")
         if args.subjects < 1 or (args.repeats is not None and args.repeats < 2):
             raise QmriError("bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)")
-        benchmark.quality_benchmark(study, weights, subjects=args.subjects, snr=args.snr or 10.0,
-                                    repeats=args.repeats or 10, seed=args.seed)
+        table = benchmark.quality_benchmark(study, weights, subjects=args.subjects, snr=args.snr or 10.0,
+                                            repeats=args.repeats or 10, seed=args.seed)
+        if args.csv is not None:
+            write_table(table, args.csv)
 
 
 def main(argv: list[str] | None = None) -> int:

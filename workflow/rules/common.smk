@@ -6,7 +6,16 @@ from snakemake.exceptions import WorkflowError
 
 from qmri.data.scans import sidecar_path
 from qmri.errors import QmriError
-from qmri.paper.plan import EXPERIMENTS, PAPER_METHODS, SIMULATED, check_references, estimator_name, split_estimator
+from qmri.paper.plan import (
+    EXPERIMENTS,
+    SIMULATED,
+    check_references,
+    dataset_protocol_name,
+    estimator_name,
+    methods,
+    our_weights,
+    split_estimator,
+)
 
 try:
     check_references(config)
@@ -125,9 +134,13 @@ def fit_path(experiment, dataset, method, protocol):
     return f"results/fits/{experiment}/{dataset}/{estimator_name(method, protocol)}.npz"
 
 
+#: the methods of every experiment: the paper's three, and ours (config ``ours``)
+FIT_METHODS = methods(config)
+
+
 def fits_of(experiment, dataset, protocol):
-    """``{method: fit file}`` of the MLE, RIM and ResNet (the networks of ``protocol``) on one dataset."""
-    return {method: fit_path(experiment, dataset, method, protocol) for method in PAPER_METHODS}
+    """``{method: fit file}`` of every method (the paper's networks those of ``protocol``) on one dataset."""
+    return {method: fit_path(experiment, dataset, method, protocol) for method in FIT_METHODS}
 
 
 #: section 5.4: (T1 dataset, model) -> fit file: the MLE and the dataset's own ResNet, then every T1 protocol's RIM
@@ -136,6 +149,7 @@ GENERALISATION_FITS = {
     for d in T1_DATASETS
     for model, method, protocol in [("mle", "mle", None), ("resnet", "resnet", INVIVO[d]["protocol"])]
     + [(f"rim {p}", "rim", p) for p in T1_PROTOCOLS]
+    + [(m, m, None) for m in FIT_METHODS if m not in ("mle", "rim", "resnet")]
 }
 
 
@@ -188,8 +202,11 @@ def fit_inputs(wildcards):
     experiments), a real phantom's sessions, or real volunteers' scans."""
     found = {}
     method, protocol = split_estimator(wildcards.estimator)
-    if method != "mle":
+    if method in ("rim", "resnet"):
         found["weights"] = f"results/models/{method}/{protocol}.pt"
+    elif method != "mle":
+        task = PROTOCOLS[dataset_protocol_name(config, wildcards.experiment, wildcards.dataset)]["task"]
+        found["weights"] = our_weights(config, task)
     if wildcards.experiment in SIMULATED:
         found |= test_brain(wildcards)
     elif wildcards.experiment == "phantom":

@@ -10,7 +10,7 @@ rule fit:
     wildcard_constraints:
         experiment="|".join(EXPERIMENTS),
         dataset="[^/]+",
-        estimator="mle|(rim|resnet)-(" + "|".join(PROTOCOLS) + ")",
+        estimator="mle|arim|(rim|resnet)-(" + "|".join(PROTOCOLS) + ")",
     params:
         study=lambda w: study({"invivo_real": "invivo"}.get(w.experiment, w.experiment)),
     log:

@@ -11,6 +11,7 @@ rule report:
         phantom=expand("results/phantom/{phantom}.csv", phantom=PHANTOMS),
         figures=ALL_FIGURES,
         models=expand("results/models/{method}/{protocol}.pt", method=METHODS, protocol=PROTOCOLS),
+        budget="studies/rim-budget/quality.csv",
     output:
         report(
             "results/report/reproduction.md",

@@ -6,6 +6,7 @@ rule timing:
         unpack(test_brain),
         rim=f"results/models/rim/{TIMING_PROTOCOL}.pt",
         resnet=f"results/models/resnet/{TIMING_PROTOCOL}.pt",
+        **({"arim": our_weights(config, "t1")} if "arim" in FIT_METHODS else {}),
     output:
         "results/timing/timing.csv",
     params:

@@ -2,6 +2,7 @@
 
 from qmri.data.io import load_arrays
 from qmri.logs import logging_to
+from qmri.paper.plan import OUR_METHODS, PAPER_METHODS
 from qmri.paper.sharpness import boundary_lines, paired_tests, slopes
 from qmri.paper.study import write_table
 
@@ -10,7 +11,7 @@ with logging_to(snakemake.log[0]) as log:
     parameter = arrays["param_names"].tolist().index("T1")
     pixel_mm = snakemake.params.pixel_mm
     lines = boundary_lines(arrays["labels"][0], pixel_mm=pixel_mm)
-    table = slopes({m: arrays[m][0, 0, parameter] for m in ("mle", "resnet", "rim")}, lines, pixel_mm)
+    table = slopes({m: arrays[m][0, 0, parameter] for m in PAPER_METHODS + OUR_METHODS if m in arrays}, lines, pixel_mm)
     log.info("median |nu| (1/mm): %s\npaired t-tests:\n%s", table.groupby("method")["abs_nu"].median().round(3).to_dict(),
              paired_tests(table).to_string())
     write_table(table, snakemake.output[0])

@@ -1,4 +1,4 @@
-"""Section 6.1: median wall time of RIM, ResNet and MLE on the 256 x 256 test slice."""
+"""Section 6.1: median wall time of RIM, ResNet and MLE (and ours) on the 256 x 256 test slice."""
 
 import pandas as pd
 import torch
@@ -19,7 +19,7 @@ with logging_to(snakemake.log[0]) as log:
     sigma = float(sigma_for_snr(timing["snr"]))
     signal = synthesise(torch.from_numpy(truth.kappa[None]), sigma, torch.tensor(protocol.tau_ms, dtype=torch.float64),
                         truth.model, torch.Generator().manual_seed(study.seed)).float()
-    estimators = study.estimators(protocol, {"rim": inp.rim, "resnet": inp.resnet})
+    estimators = study.estimators(protocol, {m: inp[m] for m in ("rim", "resnet", "arim") if m in inp.keys()})
     rows = time_estimators(estimators, signal, torch.from_numpy(truth.fit_mask)[None], sigma, timing["repeats"])
     table = pd.DataFrame(rows).assign(hardware=hardware(default_device()))
     log.info("\n%s", table.to_string())

@@ -15,12 +15,12 @@ from qmri.data.masks import auto_mask, background_sigma
 from qmri.data.scans import TAU_FIELDS, Series
 from qmri.errors import QmriError
 from qmri.estimators.fitquality import fit_quality, undetermined_warning
-from qmri.estimators.methods import load_network, predict_masked
+from qmri.estimators.methods import load_network, predict_masked, resolve_weights
 from qmri.estimators.mle import LAMBDA_B, MLESettings, crlb_sd, estimate_sigma, fit
 from qmri.physics.likelihood import Gaussian, NoiseModel, Rician, noise_model
 from qmri.physics.signal import SignalModel, model_for_task, varies
 
-METHODS = ("mle", "rim", "resnet")
+METHODS = ("mle", "rim", "resnet", "arim")
 #: fit-quality maps: BIDS desc label and what the map holds
 QUALITY_OUTPUTS = (("rsquared", "coefficient of determination R^2 = 1 - RSS / TSS of the fit, per voxel"),
                    ("residualrms", "residual RMS sqrt(RSS / (N - Q)) over the noise SD: about 1 where the "
@@ -110,8 +110,6 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
         raise QmriError("--device cuda asked for, but torch sees no CUDA device")
     net = meta = None
     if method != "mle":
-        if weights is None:
-            raise QmriError(f"--method {method} needs --weights (a checkpoint from the pipeline's train rule)")
         net, meta = load_network(weights, method, task, device)
     data = series.data if signed or not series.signed else np.abs(series.data)
     mask = auto_mask(data) if mask is None else mask.astype(bool)
@@ -159,14 +157,15 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
              "RepetitionTimeExcitation": None if series.tr_ms is None else [round(t / 1000.0, 9) for t in
                                                                             series.tr_ms.tolist()]}
     if meta is not None:
-        extra.update({"TrainedProtocol": meta["protocol"], "TrainedTau": meta["tau_ms"],
+        extra.update({"WeightsFile": str(resolve_weights(method, task, weights)),
+                      "TrainedProtocol": meta["protocol"], "TrainedTau": meta["tau_ms"] or None,
                       "TrainingIterations": meta["iterations"], "TrainingGitRevision": meta["git_revision"]})
     warning = undetermined_warning(model, noise_obj, kappa, crlb, series.tau_ms, float(sigma))
     return Maps(model, kappa, series.affine, series.tau_ms, float(sigma), sigma_method, method,
                 crlb if uncertainty else None, extra, quality, noise_obj, [warning] if warning else [])
 
 
-def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None = None) -> list[Path]:
+def write_maps(maps: Maps, prefix: str | Path, source: str) -> list[Path]:
     """Write each map (BIDS units), fit-quality maps and their JSON sidecars; return the NIfTI paths.
 
     Every file is written to a temporary name and renamed; a failure removes what this call wrote.
@@ -177,12 +176,12 @@ def write_maps(maps: Maps, prefix: str | Path, source: str, weights: str | None 
     field_name = TAU_FIELDS[model.task][0]
     common = {
         "EstimationMethod": {"mle": f"regularised maximum likelihood ({maps.noise.name} noise)",
-                             "rim": "recurrent inference machine", "resnet": "residual network"}[maps.method],
+                             "rim": "recurrent inference machine", "resnet": "residual network",
+                             "arim": "any-protocol recurrent inference machine (qmri arim)"}[maps.method],
         "SignalModel": maps.equation,
         field_name: [round(t / 1000.0, 9) for t in maps.tau_ms.tolist()],
         "NoiseSigma": maps.sigma,
         "NoiseSigmaMethod": maps.sigma_method,
-        "WeightsFile": weights,
         "SoftwareName": "qmri-rim",
         "SoftwareVersion": __version__,
         "SourceData": source,

@@ -1,4 +1,4 @@
-"""The three mapping methods behind one call: images in, parameter maps out.
+"""The mapping methods behind one call: images in, parameter maps out.
 
 An estimator takes noisy images ``(batch, N, H, W)`` (any intensity scale), a mask ``(batch, H, W)``
 and the noise SD (or None), and returns maps ``(batch, Q, H, W)`` in physical units (float64, NaN
@@ -16,14 +16,28 @@ from torch import nn
 
 from qmri.errors import QmriError
 from qmri.estimators.mle import LAMBDA_B, MLESettings, fit
-from qmri.estimators.networks.checkpoint import load_model, predict
+from qmri.estimators.networks.checkpoint import load_model, predict, shipped_weights
 from qmri.physics.signal import model_for_task
 
 Estimator = Callable[[torch.Tensor, torch.Tensor, "float | None"], torch.Tensor]
 
 
-def load_network(weights: str | os.PathLike, method: str, task: str, device: str = "cpu") -> tuple[nn.Module, dict]:
-    """Return ``(network, checkpoint metadata)``, checking that it is a ``method`` for ``task``."""
+def resolve_weights(method: str, task: str, weights: str | os.PathLike | None) -> str | os.PathLike:
+    """Return the checkpoint a network method runs: ``weights`` if given, else our RIM's packaged one."""
+    if weights is not None:
+        return weights
+    if method == "arim":
+        return shipped_weights(task)
+    raise QmriError(f"--method {method} needs --weights (a checkpoint from the pipeline's train rule)")
+
+
+def load_network(weights: str | os.PathLike | None, method: str, task: str, device: str = "cpu"
+                 ) -> tuple[nn.Module, dict]:
+    """Return ``(network, checkpoint metadata)``, checking that it is a ``method`` for ``task``.
+
+    ``weights`` None is our RIM's packaged checkpoint (``resolve_weights``).
+    """
+    weights = resolve_weights(method, task, weights)
     net, meta = load_model(weights, device)
     if meta["method"] != method:
         raise QmriError(f"{weights} holds a {meta['method']}, not a {method}")
@@ -35,7 +49,7 @@ def load_network(weights: str | os.PathLike, method: str, task: str, device: str
 def predict_masked(net: nn.Module, meta: dict, signal: torch.Tensor, mask: torch.Tensor, tau_ms: list[float],
                    task: str) -> torch.Tensor:
     """Return a network's maps ``(batch, Q, H, W)`` in physical units, float64, NaN outside ``mask`` (batch, H, W)."""
-    maps = predict(net, meta, signal, tau_ms, task).to(torch.float64)
+    maps = predict(net, meta, signal, tau_ms, task, mask=mask).to(torch.float64)
     mask = mask.to(maps.device, torch.bool)[:, None]
     return torch.where(mask, maps, torch.full_like(maps, float("nan")))
 
@@ -55,9 +69,10 @@ def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = LAMBDA_B, de
     return estimate
 
 
-def network_estimator(weights: str | os.PathLike, method: str, task: str, tau_ms: list[float],
+def network_estimator(weights: str | os.PathLike | None, method: str, task: str, tau_ms: list[float],
                       device: str | None = None) -> Estimator:
-    """Return a trained RIM or ResNet as an estimator on ``device`` (default: a GPU if any); it needs no sigma."""
+    """Return a trained network (``rim``, ``resnet``, ``arim``) as an estimator on ``device`` (default: a GPU if any);
+    it needs no sigma. ``weights`` None is our RIM's packaged checkpoint."""
     net, meta = load_network(weights, method, task, device or default_device())
 
     def estimate(signal: torch.Tensor, mask: torch.Tensor, sigma: float | None) -> torch.Tensor:

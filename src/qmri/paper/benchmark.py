@@ -14,7 +14,11 @@ from qmri.data.masks import background_sigma
 from qmri.data.scans import Series
 from qmri.estimators import mle
 from qmri.estimators.mapping import map_series
+from qmri.estimators.methods import load_network
+from qmri.estimators.networks.checkpoint import predict
+from qmri.estimators.networks.rim import RIM
 from qmri.paper import tissues as T
+from qmri.paper.acquisitions import noisy_batches
 from qmri.paper.metrics import coefficient_of_variation, pixel_metrics, relative_bias
 from qmri.paper.montecarlo import repeated_estimates
 from qmri.paper.simulate import sigma_for_snr, synthesise
@@ -263,8 +267,9 @@ def counted_flops(call) -> int:
 
 
 def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
-    """Print RIM/ResNet inference on 256 x 256 x N and one training step of each (batch 24 of 40 x 40, J = 6), N the
-    study's T1 Monte Carlo protocol (31 TIs), each against this CPU's arithmetic bound.
+    """Print RIM/ResNet inference on 256 x 256 x N (and our RIM's, pooled start included) and one training step of
+    each (batch 24 of 40 x 40, J = 6), N the study's T1 Monte Carlo protocol (31 TIs), each against this CPU's
+    arithmetic bound.
 
     Each is timed twice in this run, with the same weights: the comparison implementation (plain
     eager float32, contiguous tensors, likelihood gradient through the full Jacobian) and ours
@@ -319,9 +324,11 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
     rim = build_network("rim", InversionRecovery(), n).eval()
     rim.load_state_dict(plain_rim.state_dict())
     resnet = build_network("resnet", InversionRecovery(), n).eval()
+    arim = build_network("arim", InversionRecovery(), n).eval()
     contiguous, last = torch.contiguous_format, torch.channels_last
     cases = [
         (f"RIM inference 256x256x{n}, J=6", plain_inference(plain_rim), fast_inference(rim), 3.8),
+        (f"aRIM (ours) inference 256x256x{n}", plain_inference(arim), fast_inference(arim), None),
         (f"ResNet inference 256x256x{n}", plain_inference(resnet), fast_inference(resnet), 27.0),
         ("RIM training step, 24 x 40x40", step("rim", _JacobianInversionRecovery(), torch.float32, contiguous),
          step("rim", InversionRecovery(), fast, last), None),
@@ -342,16 +349,48 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
         print(line)
 
 
-def quality_benchmark(study: Study, weights: dict[str, str], subjects: int = 8, snr: float = 10.0, repeats: int = 10,
+def gradient_ablation(net: RIM, meta: dict, images: torch.Tensor, mask: torch.Tensor, region: np.ndarray,
+                      tau_ms: list[float]) -> list[float]:
+    """Return, per parameter, the median over ``region`` (H, W) of ``|estimate without gradient / with it - 1|``.
+
+    The RIM maps ``images`` (1, N, H, W) (object ``mask``, (1, H, W)) twice, the second time with the
+    likelihood gradient its cell receives set to zero (``RIM.use_gradient``); a parameter the RIM takes
+    from the data changes.
+    """
+    with_gradient = predict(net, meta, images, tau_ms, meta["task"], mask=mask)
+    net.use_gradient = False
+    try:
+        without = predict(net, meta, images, tau_ms, meta["task"], mask=mask)
+    finally:
+        net.use_gradient = True
+    change = (without / with_gradient - 1).abs()[0][:, torch.from_numpy(region)]  # shape (Q, pixels)
+    return change.median(dim=1).values.tolist()
+
+
+def _arim_targets(table: pd.DataFrame) -> str:
+    """Return our RIM's quality targets (the networks issue) judged on a ``quality_benchmark`` table."""
+    wide = table.pivot(index="subject", columns="method", values=["abs_rb", "cv", "b_estimate", "b"])
+    mean_abs_rb = wide["abs_rb"]["arim"].mean()
+    lower_cv = int((wide["cv"]["arim"] < wide["cv"]["mle"]).sum())
+    b_error = (wide["b_estimate"]["arim"] - wide["b"]["arim"]).abs().max()
+    verdict = lambda ok: "met" if ok else "not met"
+    return (f"arim targets: mean |RB| {mean_abs_rb:.2f} % (<= 2 %) -> {verdict(mean_abs_rb <= 2)}; "
+            f"CV below the MLE's on {lower_cv} of {len(wide)} subjects (>= 6 of 8) -> "
+            f"{verdict(lower_cv >= 0.75 * len(wide))}; largest |mean B - true B| {b_error:.3f} (<= 0.03) -> "
+            f"{verdict(b_error <= 0.03)}")
+
+
+def quality_benchmark(study: Study, weights: dict[str, str | None], subjects: int = 8, snr: float = 10.0, repeats: int = 10,
                       seed: int | None = None) -> pd.DataFrame:
     """Print and return T1 quality of trained networks against the MLE on unseen subjects.
 
+    ``weights`` maps a network method (``rim``, ``resnet``, ``arim``) to its checkpoint (None: the packaged arim).
     Subject k is the held-out middle MNI slice with its own Table 1 draw (seed ``seed + k``; with the
     default seed subject 0 is the pipeline's test slice), mapped from ``repeats`` noise realisations
     at ``snr`` with the 31 IV_T1 inversion times. Per method: median over the brain of the per-pixel
     relative bias, its absolute value, the CV (percent) and the mean estimate of B (the true B is one
-    value per subject, column ``b``). The MLE (``lambda_b``) is the reference;
-    the last lines check the RIM against the quality target of the networks' issue on subject 0.
+    value per subject, column ``b``). The MLE (``lambda_b``) is the reference; the last lines check the
+    RIM and our RIM against their targets and give each RIM's gradient ablation (``gradient_ablation``).
     """
     seed = study.seed if seed is None else seed
     protocol, brain = study.montecarlo_protocol("t1"), study.mni152_brain()
@@ -389,4 +428,16 @@ def quality_benchmark(study: Study, weights: dict[str, str], subjects: int = 8, 
               f"(target: lower) -> {'met' if first.loc['rim', 'cv'] < first.loc['mle', 'cv'] else 'not met'}; "
               f"RIM median |RB| {first.loc['rim', 'abs_rb']:.2f} % (target < 5 %) -> "
               f"{'met' if first.loc['rim', 'abs_rb'] < 5 else 'not met'}")
+    if "arim" in weights:
+        print(_arim_targets(table))
+    rims = [m for m in weights if m in ("rim", "arim")]
+    if rims:
+        truth = study.test_truth(brain, "t1", seed)
+        scan = next(iter(noisy_batches(truth, tau, sigma, 1, torch.Generator().manual_seed(seed))))
+        print("gradient ablation, subject 0, one realisation: median over the brain of |estimate without the "
+              "likelihood gradient / with it - 1| (a solver's every parameter answers to the data)")
+        for method in rims:
+            net, meta = load_network(weights[method], method, "t1")
+            change = gradient_ablation(net, meta, scan.images, scan.mask, truth.score_mask, tau)
+            print(f"  {method}: " + ", ".join(f"{name} {100 * c:.1f} %" for name, c in zip(model.param_names, change)))
     return table

@@ -19,7 +19,7 @@ from qmri.paper import blurriness, invivo, montecarlo
 from qmri.paper.acquisitions import Acquisitions, load_fit
 from qmri.paper.brains import BrainModel
 from qmri.paper.phantom.acquisitions import Scans, digital_scans, real_scans
-from qmri.paper.plan import EXPERIMENTS, PAPER_METHODS, SIMULATED, split_estimator
+from qmri.paper.plan import OUR_METHODS, PAPER_METHODS, SIMULATED, dataset_protocol_name, split_estimator
 from qmri.paper.simulate import Truth
 from qmri.paper.study import Protocol, Study
 from qmri.physics.signal import model_for_task
@@ -27,13 +27,7 @@ from qmri.physics.signal import model_for_task
 
 def dataset_protocol(study: Study, experiment: str, dataset: str) -> Protocol:
     """Return the protocol a dataset of an experiment was acquired with."""
-    if experiment in ("montecarlo", "blurriness"):
-        return study.protocol(dataset)
-    section = {"invivo": ("invivo", "datasets"), "phantom": ("phantom", "datasets"),
-               "invivo_real": ("invivo", "real")}.get(experiment)
-    if section is None:
-        raise QmriError(f"unknown experiment {experiment!r}: choose one of {', '.join(EXPERIMENTS)}")
-    return study.protocol(study.config[section[0]][section[1]][dataset]["protocol"])
+    return study.protocol(dataset_protocol_name(study.config, experiment, dataset))
 
 
 def estimator(study: Study, experiment: str, dataset: str, name: str, weights: str | os.PathLike | None = None,
@@ -104,5 +98,6 @@ def load_fits(paths: dict[str, str | os.PathLike]) -> dict[str, np.ndarray]:
 
 
 def paper_fits(inputs) -> dict[str, np.ndarray]:
-    """Return ``{method: maps}`` of the paper's three methods from a rule's inputs named by method."""
-    return load_fits({method: inputs[method] for method in PAPER_METHODS})
+    """Return ``{method: maps}`` of the paper's three methods, and ours where the rule has it, from a rule's inputs
+    named by method."""
+    return load_fits({method: inputs[method] for method in PAPER_METHODS + OUR_METHODS if method in inputs.keys()})

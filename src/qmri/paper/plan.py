@@ -4,12 +4,39 @@ names of the fit stage's estimators (every Snakemake invocation, and every clust
 from __future__ import annotations
 
 from qmri.errors import QmriError
+from qmri.estimators.networks import packaged_weights
 
 #: experiments with a fit stage; the first three are simulated from the test brain
 EXPERIMENTS = ("montecarlo", "blurriness", "invivo", "phantom", "invivo_real")
 SIMULATED = EXPERIMENTS[:3]
 #: the paper's three methods, in the order of every table
 PAPER_METHODS = ("mle", "rim", "resnet")
+#: ours, beyond the paper (config ``ours``): one model per task for every protocol
+OUR_METHODS = ("arim",)
+#: methods whose estimator is one for every protocol
+ANY_PROTOCOL = ("mle", *OUR_METHODS)
+
+
+def methods(config: dict) -> tuple[str, ...]:
+    """Return the methods every experiment runs: the paper's, then ours where ``ours.enabled``."""
+    return PAPER_METHODS + (OUR_METHODS if config.get("ours", {}).get("enabled", False) else ())
+
+
+def dataset_protocol_name(config: dict, experiment: str, dataset: str) -> str:
+    """Return the name of the protocol a dataset of an experiment was acquired with."""
+    if experiment in ("montecarlo", "blurriness"):
+        return dataset
+    section = {"invivo": ("invivo", "datasets"), "phantom": ("phantom", "datasets"),
+               "invivo_real": ("invivo", "real")}.get(experiment)
+    if section is None:
+        raise QmriError(f"unknown experiment {experiment!r}: choose one of {', '.join(EXPERIMENTS)}")
+    return config[section[0]][section[1]][dataset]["protocol"]
+
+
+def our_weights(config: dict, task: str) -> str:
+    """Return the checkpoint of our RIM for ``task`` that the experiments run (``ours.weights``; "packaged": qmri's)."""
+    chosen = config.get("ours", {}).get("weights", {}).get(task, "packaged")
+    return str(packaged_weights(task)) if chosen == "packaged" else chosen
 
 
 def check_references(config: dict) -> None:
@@ -31,12 +58,13 @@ def check_references(config: dict) -> None:
                             f"protocol")
 
 
-def estimator_name(method: str, protocol: str) -> str:
-    """Return the name of a fit's estimator: ``mle``, or the network and the protocol it was trained on."""
-    return "mle" if method == "mle" else f"{method}-{protocol}"
+def estimator_name(method: str, protocol: str | None) -> str:
+    """Return the name of a fit's estimator: ``mle`` or ``arim``, or the paper's network and the protocol it was
+    trained on."""
+    return method if method in ANY_PROTOCOL else f"{method}-{protocol}"
 
 
 def split_estimator(name: str) -> tuple[str, str | None]:
-    """Return the method ("mle", "rim" or "resnet") and training protocol (None for the MLE) of an estimator name."""
+    """Return the method and training protocol (None for the MLE and ours) of an estimator name."""
     method, _, protocol = name.partition("-")
     return method, protocol or None

@@ -264,13 +264,14 @@ def invivo_repeatability(maps: dict[str, np.ndarray], brain: np.ndarray, paramet
 
 
 def generalisation(table: pd.DataFrame) -> plt.Figure:
-    """Return figure 9: median CV of T1 per dataset and volunteer for MLE, the ResNet and the three RIMs."""
+    """Return figure 9: median CV of T1 per dataset and volunteer for MLE, the ResNet and the three RIMs (and ours,
+    one model for every protocol)."""
     groups = table[["dataset", "n_tau", "volunteer"]].drop_duplicates().sort_values(["n_tau", "volunteer"])
     models = list(dict.fromkeys(table["model"]))
     rims = [m for m in models if m.startswith("rim")]
     shades = plt.cm.Reds(np.linspace(0.45, 0.95, len(rims)))
-    colours = {"mle": METHOD_COLOURS["mle"], "resnet": METHOD_COLOURS["resnet"], **dict(zip(rims, shades))}
-    labels = {"mle": "MLE", "resnet": "ResNet (dataset's own)", **{m: m.replace("rim ", "RIM ") for m in rims}}
+    colours = {**METHOD_COLOURS, **dict(zip(rims, shades))}
+    labels = {**METHOD_NAMES, "resnet": "ResNet (dataset's own)", **{m: m.replace("rim ", "RIM ") for m in rims}}
     fig, ax = plt.subplots(figsize=(2.2 * len(groups) + 2, 4.5), layout="constrained")
     width = 0.8 / len(models)
     for k, model in enumerate(models):

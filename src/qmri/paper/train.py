@@ -25,6 +25,13 @@ from qmri import __version__
 from qmri.data.io import atomic_path, load_arrays
 from qmri.estimators.networks import scaling
 from qmri.estimators.networks.checkpoint import CHECKPOINT_FORMAT, autocast, build_network, estimates, fast_dtype
+from qmri.paper.anyprotocol import (
+    AnyProtocolSettings,
+    draw_maps,
+    draw_protocol,
+    identifiability_weights,
+    measurable,
+)
 from qmri.paper.simulate import synthesise, task_kappa
 from qmri.physics.signal import SignalModel, model_for_task
 from qmri.provenance import git_revision, hardware
@@ -44,12 +51,18 @@ class TrainSettings:
     precision: str = "auto"
 
 
-def masked_mse(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Return eq. 6 (eq. 3 for one output): mean over outputs of the MSE over masked pixels and channels."""
+def masked_mse(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.Tensor,
+               weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Return eq. 6 (eq. 3 for one output): mean over outputs of the MSE over masked pixels and channels.
+
+    ``weights`` (batch, Q, H, W) weigh each squared error (our RIM's ``identifiability_weights``); the
+    paper's networks have none.
+    """
     keep = mask.unsqueeze(1)  # shape (batch, 1, H, W)
     total = keep.sum().clamp_min(1) * target.shape[1]
     zero = target.new_zeros(())
-    return sum(torch.where(keep, (o.float() - target) ** 2, zero).sum() / total for o in outputs) / len(outputs)
+    scale = 1.0 if weights is None else weights
+    return sum(torch.where(keep, scale * (o.float() - target) ** 2, zero).sum() / total for o in outputs) / len(outputs)
 
 
 def load_trainsets(paths: list[str | os.PathLike]) -> dict[str, np.ndarray]:
@@ -59,25 +72,36 @@ def load_trainsets(paths: list[str | os.PathLike]) -> dict[str, np.ndarray]:
 
 
 class _Batches:
-    """Mini-batches of synthesised images, reproducible from two generator states."""
+    """Mini-batches ``(signal_net, target_net, mask, tau_ms)`` of the paper's patches for one protocol,
+    reproducible from two generator states."""
 
-    def __init__(self, trainset: dict[str, np.ndarray], model: SignalModel, tau: torch.Tensor, batch_size: int,
-                 seed: int, device: torch.device):
-        self.kappa = task_kappa(torch.from_numpy(trainset["kappa"]), model)  # (P, Q, H, W), physical
-        self.sigma = torch.from_numpy(trainset["sigma"])
-        self.mask = torch.from_numpy(trainset["labels"] > 0)
+    def __init__(self, trainset: dict[str, np.ndarray] | None, model: SignalModel, tau: torch.Tensor | None,
+                 batch_size: int, seed: int, device: torch.device):
+        self.patches = None if trainset is None else (task_kappa(torch.from_numpy(trainset["kappa"]), model),
+                                                      torch.from_numpy(trainset["sigma"]),
+                                                      torch.from_numpy(trainset["labels"] > 0))
         self.model, self.tau, self.batch_size, self.device = model, tau, batch_size, device
         self.rng = np.random.default_rng(seed)
         self.noise = torch.Generator().manual_seed(seed)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return ``(signal_net, target_net, mask)`` for one mini-batch."""
-        pick = torch.from_numpy(self.rng.integers(0, len(self.sigma), self.batch_size))
-        kappa = self.kappa[pick]
-        signal = synthesise(kappa, self.sigma[pick], self.tau.cpu(), self.model, self.noise)
+    def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``(kappa, sigma, mask, tau)`` of one batch before synthesis (CPU, physical units)."""
+        pick = torch.from_numpy(self.rng.integers(0, len(self.patches[1]), self.batch_size))
+        return (*(x[pick] for x in self.patches), self.tau.cpu())
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Return ``(signal_net, target_net, mask, tau_ms, loss weights or None)`` for one mini-batch."""
+        kappa, sigma, mask, tau = self.draw()
+        signal = synthesise(kappa, sigma, tau, self.model, self.noise)
         s = scaling.intensity_scale(signal)
         target = scaling.to_network(kappa, self.model, s)
-        return (x.to(self.device) for x in (signal / s, target, self.mask[pick]))
+        weights = self.weights(kappa, sigma, tau, s)
+        return tuple(None if x is None else x.to(self.device) for x in (signal / s, target, mask, tau, weights))
+
+    def weights(self, kappa: torch.Tensor, sigma: torch.Tensor, tau: torch.Tensor, s: torch.Tensor
+                ) -> torch.Tensor | None:
+        """Return the loss weights of a batch: none for the paper's networks (eq. 3 and 6)."""
+        return None
 
     def state(self) -> dict:
         return {"numpy": self.rng.bit_generator.state, "torch": self.noise.get_state()}
@@ -85,6 +109,27 @@ class _Batches:
     def restore(self, state: dict) -> None:
         self.rng.bit_generator.state = state["numpy"]
         self.noise.set_state(state["torch"])
+
+
+class _AnyProtocolBatches(_Batches):
+    """Our RIM's batches (``qmri.paper.anyprotocol``): a protocol drawn per batch; brain patches of ``trainset``
+    with probability ``brain_share``, else structure-agnostic maps with an SNR of their own."""
+
+    def __init__(self, trainset: dict[str, np.ndarray] | None, model: SignalModel, batch_size: int,
+                 settings: AnyProtocolSettings, seed: int, device: torch.device):
+        super().__init__(trainset, model, None, batch_size, seed, device)
+        self.settings = settings
+
+    def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        tau = torch.from_numpy(draw_protocol(self.model.task, self.settings, self.rng)).float()
+        if self.patches is not None and self.rng.random() < self.settings.brain_share:
+            self.tau = tau
+            return super().draw()
+        kappa, mask, sigma = draw_maps(self.model, self.batch_size, self.settings, self.noise)
+        return kappa, sigma, measurable(self.model, kappa, tau, sigma, mask), tau
+
+    def weights(self, kappa: torch.Tensor, sigma: torch.Tensor, tau: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return identifiability_weights(self.model, kappa, tau, torch.as_tensor(sigma).expand(len(kappa)), s)
 
 
 def log_progress(name: str, rows: list[dict], total: int, window: int = 50) -> None:
@@ -97,10 +142,44 @@ def log_progress(name: str, rows: list[dict], total: int, window: int = 50) -> N
         per_iteration, recent[-1]["loss"], left // 60, left % 60)
 
 
-def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: dict[str, np.ndarray],
+def model_checkpoint(identity: dict, state_dict: dict, rows: list[dict], model: SignalModel, config: dict | None,
+                     device: torch.device, dtype: torch.dtype) -> dict:
+    """Return the checkpoint of a trained model: its identity, weights and provenance (``load_model`` reads it)."""
+    return {
+        **identity, "format": CHECKPOINT_FORMAT, "n_images": len(identity["tau_ms"]), "param_names": model.param_names,
+        "units": "A / s, (B - 2) / 0.12, log(T / 1000 ms)", "normalisation": "images / s, s = 99th percentile of the MIP",
+        "state_dict": {k: v.cpu() for k, v in state_dict.items()}, "iterations": len(rows),
+        "config": config or {}, "git_revision": git_revision(), "qmri_version": __version__,
+        "torch_version": str(torch.__version__), "device": str(device), "autocast": str(dtype),
+        "hardware": hardware(device),
+        "train_seconds": float(sum(r["seconds"] for r in rows)),
+    }
+
+
+def export_resume(resume: str | os.PathLike, output: str | os.PathLike, device: str = "cpu") -> dict:
+    """Write the model of a training run's resume file (the state at its last save) as a checkpoint to ``output``.
+
+    Lets a long run's progress be scored or shipped before it ends; ``iterations`` records the iterations done.
+    """
+    state = torch.load(resume, map_location="cpu", weights_only=True)
+    identity = {k: v for k, v in state.items() if k not in ("state_dict", "optimizer", "batches", "iteration", "log")}
+    device = torch.device(device)
+    checkpoint = model_checkpoint(identity, state["state_dict"], state["log"], model_for_task(identity["task"]),
+                                  None, device, fast_dtype(device, identity["settings"]["precision"]))
+    with atomic_path(output) as tmp:
+        torch.save(checkpoint, tmp)
+    return checkpoint
+
+
+def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, trainset: dict[str, np.ndarray] | None,
           settings: TrainSettings, seed: int, output: str | os.PathLike, log_csv: str | os.PathLike,
-          config: dict | None = None, device: str | None = None, progress: bool = True) -> dict:
+          config: dict | None = None, device: str | None = None, progress: bool = True,
+          data: AnyProtocolSettings | None = None) -> dict:
     """Train one model and write its checkpoint to ``output``; return the checkpoint dict.
+
+    The paper's RIM and ResNet learn one protocol, ``tau_ms``, on the patches of ``trainset``. Our RIM
+    (``method="arim"``, ``tau_ms=None``) learns every protocol on the maps of ``data`` (default
+    ``AnyProtocolSettings()``), with the patches of ``trainset`` (or none) as its brain share.
 
     A resume file ``<output>.resume`` is written every ``checkpoint_every`` iterations; if present
     at the start (same method, protocol and settings), training continues from it, bit-identically
@@ -108,15 +187,20 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = model_for_task(task)
-    tau = torch.tensor(tau_ms, dtype=torch.float32, device=device)
     torch.manual_seed(seed)
-    net = build_network(method, model, len(tau_ms), settings.rim_steps, settings.rim_features)
+    n_images = 0 if tau_ms is None else len(tau_ms)
+    net = build_network(method, model, n_images, settings.rim_steps, settings.rim_features)
     net = net.to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
-    batches = _Batches(trainset, model, tau, settings.batch_size, seed, device)
+    if tau_ms is None:
+        data = data or AnyProtocolSettings()
+        batches = _AnyProtocolBatches(trainset, model, settings.batch_size, data, seed, device)
+    else:
+        batches = _Batches(trainset, model, torch.tensor(tau_ms, dtype=torch.float32), settings.batch_size, seed,
+                           device)
     dtype = fast_dtype(device, settings.precision)
-    identity = {"method": method, "protocol": protocol, "task": task, "tau_ms": list(map(float, tau_ms)),
-                "settings": asdict(settings), "seed": seed}
+    identity = {"method": method, "protocol": protocol, "task": task, "tau_ms": list(map(float, tau_ms or [])),
+                "settings": asdict(settings), "seed": seed, **({"data": asdict(data)} if tau_ms is None else {})}
     resume = Path(f"{output}.resume")
     start, rows = 0, []
     if resume.exists():
@@ -134,14 +218,14 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
     report_every = max(1, settings.iterations // 20)
     for iteration in bar:
         began = time.perf_counter()
-        signal, target, mask = batches.next()
+        signal, target, mask, tau, weights = batches.next()
         optimiser.zero_grad(set_to_none=True)
         with autocast(device, dtype):
-            outputs = estimates(net, signal.contiguous(memory_format=torch.channels_last), tau)
-        loss = masked_mse(outputs, target, mask)
+            outputs = estimates(net, signal.contiguous(memory_format=torch.channels_last), tau, mask)
+        loss = masked_mse(outputs, target, mask, weights)
         loss.backward()
         optimiser.step()
-        final = masked_mse(outputs[-1:], target, mask).item()
+        final = masked_mse(outputs[-1:], target, mask, weights).item()
         rows.append({"iteration": iteration + 1, "loss": loss.item(), "final_estimate_loss": final,
                      "seconds": time.perf_counter() - began})
         bar.set_postfix(loss=f"{loss.item():.4g}")
@@ -151,15 +235,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float], trainset: 
             with atomic_path(resume) as tmp:
                 torch.save({**identity, "state_dict": net.state_dict(), "optimizer": optimiser.state_dict(),
                             "batches": batches.state(), "iteration": iteration + 1, "log": rows}, tmp)
-    checkpoint = {
-        **identity, "format": CHECKPOINT_FORMAT, "n_images": len(tau_ms), "param_names": model.param_names,
-        "units": "A / s, (B - 2) / 0.12, log(T / 1000 ms)", "normalisation": "images / s, s = 99th percentile of the MIP",
-        "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}, "iterations": settings.iterations,
-        "config": config or {}, "git_revision": git_revision(), "qmri_version": __version__,
-        "torch_version": str(torch.__version__), "device": str(device), "autocast": str(dtype),
-        "hardware": hardware(device),
-        "train_seconds": float(sum(r["seconds"] for r in rows)),
-    }
+    checkpoint = model_checkpoint(identity, net.state_dict(), rows, model, config, device, dtype)
     with atomic_path(log_csv) as tmp, open(tmp, "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]) if rows else ["iteration"])
         writer.writeheader()

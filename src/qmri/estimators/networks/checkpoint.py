@@ -18,9 +18,9 @@ from torch import nn
 from torch.torch_version import TorchVersion
 
 from qmri.errors import QmriError
-from qmri.estimators.networks import scaling
+from qmri.estimators.networks import packaged_weights, scaling
 from qmri.estimators.networks.resnet import ResNet
-from qmri.estimators.networks.rim import RIM
+from qmri.estimators.networks.rim import RIM, AnyProtocolRIM
 from qmri.physics.signal import SignalModel, model_for_task
 
 #: 2: B in network units is (B - 2) / 0.12 (format 1 used raw B)
@@ -47,17 +47,20 @@ def autocast(device: torch.device, dtype: torch.dtype):
 
 def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int = 6, rim_features: int = 36
                   ) -> nn.Module:
-    """Return a freshly Kaiming-initialised RIM (J = ``rim_steps``) or ResNet for ``n_images`` images (biases zero).
+    """Return a freshly Kaiming-initialised network (biases zero): the paper's RIM (J = ``rim_steps``) or ResNet
+    for ``n_images`` images, or our any-protocol RIM ``arim`` (``n_images`` unused).
 
-    Choice: the RIM's last 1 x 1 convolution starts at zero, so an untrained RIM makes no update
-    and training starts from the section 4.4.4 initial estimate instead of from Kaiming-sized jumps.
+    Choice: a RIM's last 1 x 1 convolution starts at zero, so an untrained RIM makes no update
+    and training starts from its initial estimate instead of from Kaiming-sized jumps.
     """
     if method == "rim":
         net = RIM(model, steps=rim_steps, features=rim_features)
+    elif method == "arim":
+        net = AnyProtocolRIM(model, steps=rim_steps, features=rim_features)
     elif method == "resnet":
         net = ResNet(n_images, model.n_params)
     else:
-        raise QmriError(f"unknown method {method!r}: choose rim or resnet")
+        raise QmriError(f"unknown method {method!r}: choose rim, arim or resnet")
     for module in net.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
@@ -68,9 +71,21 @@ def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int
     return net
 
 
-def estimates(net: nn.Module, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> list[torch.Tensor]:
-    """Return the network's estimates in network units: J of them for a RIM, one for a ResNet."""
-    return net(signal_net, tau_ms) if isinstance(net, RIM) else [net(signal_net)]
+def shipped_weights(task: str) -> Path:
+    """Return the packaged checkpoint of our RIM (``arim``) for ``task``, checking that it is there."""
+    path = packaged_weights(task)
+    if not path.exists():
+        raise QmriError(f"this qmri has no packaged arim weights for {task}: pass --weights")
+    return path
+
+
+def estimates(net: nn.Module, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor | None = None
+              ) -> list[torch.Tensor]:
+    """Return the network's estimates in network units: J of them for a RIM, one for a ResNet.
+
+    ``mask`` (batch, H, W) is the object our RIM pools over (see ``RIM.forward``); the paper's networks ignore it.
+    """
+    return net(signal_net, tau_ms, mask) if isinstance(net, RIM) else [net(signal_net)]
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict]:
@@ -93,16 +108,20 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
     settings = checkpoint["settings"]
     net = build_network(checkpoint["method"], model_for_task(checkpoint["task"]), checkpoint["n_images"],
                         settings["rim_steps"], settings["rim_features"])
-    net.load_state_dict(checkpoint["state_dict"])
+    try:
+        net.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError:
+        raise QmriError(f"{path}: its weights do not fit this qmri's {checkpoint['method']} architecture: "
+                        f"train it again") from None
     return net.to(device).eval(), {k: v for k, v in checkpoint.items() if k not in ("state_dict",)}
 
 
 def predict(net: nn.Module, meta: dict, signal: torch.Tensor, tau_ms: list[float] | np.ndarray, task: str,
-            precision: str = "auto") -> torch.Tensor:
+            precision: str = "auto", mask: torch.Tensor | None = None) -> torch.Tensor:
     """Return parameter maps ``(batch, Q, H, W)`` in physical units for images ``(batch, N, H, W)``.
 
-    Any intensity scale and image size work. A model for the other task, or a ResNet given a
-    different number of images, is a one-line error.
+    Any intensity scale and image size work; ``mask`` (batch, H, W) is the object (``estimates``). A model
+    for the other task, or a ResNet given a different number of images, is a one-line error.
     """
     if meta["task"] != task:
         raise QmriError(f"these weights are for the {meta['task']} task, not {task}")
@@ -115,7 +134,8 @@ def predict(net: nn.Module, meta: dict, signal: torch.Tensor, tau_ms: list[float
     tau = torch.as_tensor(np.asarray(tau_ms, dtype=np.float32), device=device)
     s = scaling.intensity_scale(signal)
     with torch.inference_mode(), inference_precision(net, fast_dtype(device, precision)) as net:
-        out = estimates(net, (signal / s).contiguous(memory_format=torch.channels_last), tau)[-1]
+        mask = None if mask is None else mask.to(device, torch.bool)
+        out = estimates(net, (signal / s).contiguous(memory_format=torch.channels_last), tau, mask)[-1]
     return scaling.from_network(out.float(), model, s)
 
 

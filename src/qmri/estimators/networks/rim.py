@@ -17,9 +17,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from qmri.estimators.networks import scaling
+from qmri.estimators.networks import scaling, start
 from qmri.physics.likelihood import Gaussian, Likelihood
 from qmri.physics.signal import SignalModel
+
+#: images are divided by the 99th percentile of their maximum intensity projection (``scaling``); a pixel whose
+#: maximum is above this share of it is object, not background, when no mask is given
+OBJECT_LEVEL = 0.1
+#: our RIM's start never puts A above this multiple of the image scale (``AnyProtocolRIM.start``)
+MAX_START_AMPLITUDE = 3.0
 
 
 class ConvGRU(nn.Module):
@@ -39,34 +45,51 @@ class ConvGRU(nn.Module):
 
 
 class RNNCell(nn.Module):
-    """The RIM's recurrent cell: ``(kappa, grad, h1, h2) -> (delta, h1, h2)``."""
+    """The RIM's recurrent cell: ``(kappa, grad, h1, h2) -> (delta, h1, h2)``.
 
-    def __init__(self, n_params: int, features: int = 36):
+    ``pooled`` (our RIM, not the paper's) adds the image-wide mean of the first memory over the
+    pixels of ``weights`` (a 1 x 1 convolution of it, broadcast to every pixel) to the input of the
+    middle convolutions: evidence that no 3 x 3 receptive field holds, such as the B of a whole slice;
+    and its input has ``context`` channels more (``RIM.context``).
+    """
+
+    def __init__(self, n_params: int, features: int = 36, pooled: bool = False, context: int = 0):
         super().__init__()
-        self.conv_in = nn.Conv2d(2 * n_params, features, 3, padding=1)
+        self.conv_in = nn.Conv2d(2 * n_params + context, features, 3, padding=1)
         self.gru1 = ConvGRU(features, features)
+        self.pool = nn.Conv2d(features, features, 1) if pooled else None
         self.conv_mid = nn.Sequential(nn.Conv2d(features, features, 3, padding=1), nn.Tanh(),
                                       nn.Conv2d(features, features, 3, padding=1), nn.Tanh())
         self.gru2 = ConvGRU(features, features)
         self.conv_out = nn.Conv2d(features, n_params, 1)
 
-    def forward(self, kappa: torch.Tensor, grad: torch.Tensor, h1: torch.Tensor, h2: torch.Tensor
+    def forward(self, kappa: torch.Tensor, grad: torch.Tensor, h1: torch.Tensor, h2: torch.Tensor,
+                weights: torch.Tensor | None = None, context: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = torch.tanh(self.conv_in(torch.cat([kappa, grad], dim=1)))  # shape (batch, 36, H, W)
+        """``weights`` (batch, 1, H, W) sum to one per item; only a pooled cell reads them and its ``context``."""
+        inputs = [kappa, grad] if context is None else [kappa, grad, context]
+        x = torch.tanh(self.conv_in(torch.cat(inputs, dim=1)))  # shape (batch, 36, H, W)
         h1 = self.gru1(x, h1)
-        h2 = self.gru2(self.conv_mid(h1), h2)
+        middle = h1 if self.pool is None else h1 + self.pool((h1 * weights).sum(dim=(2, 3), keepdim=True))
+        h2 = self.gru2(self.conv_mid(middle), h2)
         return self.conv_out(h2), h1, h2
 
 
 class RIM(nn.Module):
     """Recurrent Inference Machine for one signal model; works in network units (``scaling``)."""
 
+    #: our RIM's cell pools over the image and reads ``context`` channels (``RNNCell``); the paper's does neither
+    pooled = False
+    context_channels = 0
+
     def __init__(self, model: SignalModel, steps: int = 6, features: int = 36):
         super().__init__()
         if steps < 1 or features < 1:
             raise ValueError(f"steps and features must be positive, got {steps}, {features}")
         self.model, self.steps, self.features = model, steps, features
-        self.cell = RNNCell(model.n_params, features)
+        self.cell = RNNCell(model.n_params, features, self.pooled, self.context_channels)
+        #: False zeroes the likelihood gradient the cell receives (the ablation of ``qmri bench quality``)
+        self.use_gradient = True
         #: the paper's Gaussian likelihood on magnitudes; at sigma = 1 its gradient is ``J^T (f - S)``
         self.likelihood = Likelihood(model, Gaussian())
         bounds = torch.tensor([p.bounds for p in model.parameters])  # shape (Q, 2)
@@ -85,17 +108,32 @@ class RIM(nn.Module):
         grad = self.likelihood.gradient(kappa, signal_net, tau_ms, 1.0) / signal_net.shape[1]
         return grad * scaling.physical_per_network(kappa, self.model)
 
-    def forward(self, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> list[torch.Tensor]:
+    def start(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Return the initial estimate in network units: section 4.4.4's (A = MIP, B = 2, T1 = 1 s, T2 = 100 ms)."""
+        return scaling.to_network(self.model.initial_guess(signal_net), self.model,
+                                  torch.ones_like(signal_net[:, :1, :1, :1]))
+
+    def forward(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor | None = None
+                ) -> list[torch.Tensor]:
         """Return the J estimates ``[kappa_1 ... kappa_J]`` in network units for normalised images.
 
-        The estimates and the likelihood gradient stay in the images' dtype; the cell runs in the
-        dtype of its weights (``rim.cell.bfloat16()`` gives a fast inference cell on CPUs and GPUs
-        with bfloat16 units, with no per-step casts of weights or memory states).
+        ``mask`` (batch, H, W) marks the object; the paper's RIM does not use it, ours pools over it
+        (default: pixels whose maximum over the images exceeds ``OBJECT_LEVEL``). The estimates and the
+        likelihood gradient stay in the images' dtype; the cell runs in the dtype of its weights
+        (``rim.cell.bfloat16()`` gives a fast inference cell on CPUs and GPUs with bfloat16 units, with
+        no per-step casts of weights or memory states).
         """
         signal_net = signal_net.contiguous()  # the gradient reduces over N: keep each image contiguous
-        kappa = scaling.to_network(self.model.initial_guess(signal_net), self.model,
-                                   torch.ones_like(signal_net[:, :1, :1, :1]))
+        if mask is None:
+            mask = signal_net.amax(dim=1) > OBJECT_LEVEL
+        kappa = self.start(signal_net, tau_ms, mask)
         cell_dtype = self.cell.conv_out.weight.dtype
+        weights = context = None
+        if self.pooled:
+            weights = mask.unsqueeze(1).to(cell_dtype)
+            weights = weights / weights.sum(dim=(2, 3), keepdim=True).clamp_min(1)
+            with torch.no_grad(), torch.autocast(signal_net.device.type, enabled=False):
+                context = self.context(kappa, signal_net, tau_ms).to(cell_dtype)
         b, _, h, w = signal_net.shape
         h1 = torch.zeros((b, self.features, h, w), dtype=cell_dtype, device=signal_net.device
                          ).to(memory_format=torch.channels_last)  # shape (batch, 36, H, W)
@@ -105,7 +143,50 @@ class RIM(nn.Module):
             # physics in the images' precision, outside any autocast region and the autograd graph
             with torch.no_grad(), torch.autocast(signal_net.device.type, enabled=False):
                 grad = self.gradient(kappa.detach(), signal_net, tau_ms)  # shape (batch, Q, H, W)
-            delta, h1, h2 = self.cell(kappa.to(cell_dtype), grad.to(cell_dtype), h1, h2)
+                if not self.use_gradient:
+                    grad = torch.zeros_like(grad)
+            delta, h1, h2 = self.cell(kappa.to(cell_dtype), grad.to(cell_dtype), h1, h2, weights, context)
             kappa = kappa + delta.to(kappa.dtype)
             estimates.append(kappa)
         return estimates
+
+
+class AnyProtocolRIM(RIM):
+    """Our RIM (method ``arim``; beyond the paper): the same recurrence, built to solve rather than recall.
+
+    Two departures from section 4.4.4, each for a measured failure of the paper's form (README, "Known
+    limits of the networks"): the cell pools its memory over the whole object (``RNNCell``), and the
+    estimate starts from a conventional one whose B is pooled over a window of ``window`` pixels
+    (``qmri.estimators.networks.start``) instead of B = 2 everywhere. It is trained on structure-agnostic
+    maps over the whole physical range with a protocol drawn for every batch (``qmri.paper.anyprotocol``),
+    so one model serves any number and spacing of images.
+    """
+
+    pooled = True
+    context_channels = 1
+
+    def __init__(self, model: SignalModel, steps: int = 6, features: int = 36, window: int | None = 65):
+        super().__init__(model, steps, features)
+        self.window = window
+
+    def start(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Return the pooled-B grid-search start in network units (``start.profile_start``).
+
+        Choice: A starts at most ``MAX_START_AMPLITUDE`` times the image scale. Where the data say nothing of
+        A (a T2 far below the first echo time) the closed form divides noise by a vanishing basis norm.
+        """
+        kappa = start.profile_start(self.model, signal_net, tau_ms, mask, self.window)
+        upper = self.upper.to(kappa).clone()
+        upper[:, [p.kind == "amplitude" for p in self.model.parameters]] = MAX_START_AMPLITUDE
+        kappa = torch.clamp(kappa, self.lower.to(kappa), upper)
+        return scaling.to_network(kappa, self.model, torch.ones_like(signal_net[:, :1, :1, :1]))
+
+    def context(self, kappa_net: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
+        """Return ``log(residual RMS of the start + 1e-3)`` (batch, 1, H, W), images in units of their scale.
+
+        It tells the cell how far the data are from the model at its start: the noise level (the RIM
+        is never given sigma) and where the model does not fit.
+        """
+        ones = torch.ones_like(signal_net[:, :1, :1, :1])
+        fitted = self.model.forward(scaling.from_network(kappa_net, self.model, ones), tau_ms)
+        return torch.log((signal_net - fitted).pow(2).mean(dim=1, keepdim=True).sqrt() + 1e-3)

@@ -1,0 +1,175 @@
+"""Our any-protocol RIM (``arim``): training data, the pooled start, the pooled cell, packaged weights."""
+
+import math
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from helpers import IV_T1, T2_PREP
+from qmri.cli import main
+from qmri.errors import QmriError
+from qmri.estimators.mle import crlb_sd
+from qmri.estimators.networks.checkpoint import build_network, load_model, predict, shipped_weights
+from qmri.estimators.networks.start import box_sum, profile_start
+from qmri.paper.anyprotocol import AnyProtocolSettings, draw_maps, draw_protocol, measurable
+from qmri.physics.signal import InversionRecovery, T2Decay, model_for_task
+
+SETTINGS = AnyProtocolSettings()
+
+
+def test_generator_covers_the_ranges_it_claims():
+    gen = torch.Generator().manual_seed(0)
+    kappa, mask, sigma = draw_maps(InversionRecovery(), 256, SETTINGS, gen)
+    t1 = kappa[:, 2][mask]
+    lo, hi = SETTINGS.t1_range_ms
+    assert t1.min() >= lo and t1.max() <= hi
+    # log-uniform: each decade of the range holds pixels, the extremes within 5 % of the ends (in log)
+    assert math.log(t1.min() / lo) < 0.05 * math.log(hi / lo) and math.log(hi / t1.max()) < 0.05 * math.log(hi / lo)
+    for decade in (30, 300, 3000):
+        assert ((t1 > decade) & (t1 < 1.5 * decade)).any()
+    b = kappa[:, 1]
+    constant = (b.amax(dim=(1, 2)) - b.amin(dim=(1, 2))) < 1e-6
+    assert 0.3 < constant.float().mean() < 0.7  # constant B and smooth B fields, about half each
+    assert b.min() >= SETTINGS.b_range[0] - SETTINGS.b_field and b.max() <= SETTINGS.b_range[1] + SETTINGS.b_field
+    assert (~mask).any() and mask.float().mean() > 0.5  # background in some maps, object in most pixels
+    level = (kappa[:, 0] * mask).sum(dim=(1, 2)) / mask.sum(dim=(1, 2))
+    snr = level / sigma
+    assert snr.min() >= SETTINGS.snr_range[0] * 0.999 and snr.max() <= SETTINGS.snr_range[1] * 1.001
+    assert snr.min() < 7 and snr.max() > 120
+    t2, _, _ = draw_maps(T2Decay(), 64, SETTINGS, gen)
+    assert t2[:, 1].min() >= SETTINGS.t2_range_ms[0] and t2[:, 1].max() <= SETTINGS.t2_range_ms[1]
+
+
+@pytest.mark.parametrize("task", ["t1", "t2"])
+def test_protocols_drawn_cover_counts_ranges_and_spacings(task):
+    rng = np.random.default_rng(1)
+    draws = [draw_protocol(task, SETTINGS, rng) for _ in range(400)]
+    n_lo, n_hi, first_lo, first_hi, last_lo, last_hi = (SETTINGS.t1_protocols if task == "t1"
+                                                        else SETTINGS.t2_protocols)
+    counts = {len(t) for t in draws}
+    assert min(counts) == n_lo and max(counts) == n_hi
+    assert all(np.all(np.diff(t) > 0) for t in draws)
+    assert min(t[0] for t in draws) >= first_lo - 0.05 and max(t[0] for t in draws) <= first_hi + 0.05
+    assert max(t[-1] for t in draws) <= max(last_hi, 3 * first_hi) + 0.05
+    linear = sum(np.allclose(np.diff(t), np.diff(t)[0], atol=0.2) for t in draws if len(t) > 3)
+    assert 0.3 * len(draws) < linear < 0.7 * len(draws)
+
+
+def test_measurable_drops_pixels_without_signal():
+    model = T2Decay()
+    kappa = torch.tensor([1.0, 2.0]).view(1, 2, 1, 1).repeat(1, 1, 1, 2)
+    kappa[0, 1, 0, 1] = 100.0  # T2 2 ms is gone by the first echo at 10 ms, 100 ms is not
+    keep = measurable(model, kappa, torch.tensor(T2_PREP), torch.tensor([0.01]), torch.ones(1, 1, 2, dtype=torch.bool))
+    assert keep.tolist() == [[[False, True]]]
+
+
+def test_box_sum_matches_a_loop():
+    x = torch.rand(2, 3, 9, 11, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    window = 5
+    slow = torch.zeros_like(x)
+    for i in range(9):
+        for j in range(11):
+            slow[..., i, j] = x[..., max(0, i - 2):i + 3, max(0, j - 2):j + 3].sum(dim=(-2, -1))
+    torch.testing.assert_close(box_sum(x, window), slow)
+
+
+def test_profile_start_pools_b_over_the_slice():
+    """At SNR 30 a pixel's B is barely determined; pooled over the slice it is within 4 pooled SDs of the truth,
+    plus 0.01 for the time grid (8.7 % steps, refined by a parabola)."""
+    model = InversionRecovery()
+    gen = torch.Generator().manual_seed(3)
+    tau = torch.tensor(IV_T1)
+    sigma = 1 / 30
+    for b_true in (1.65, 1.95):
+        kappa = torch.stack([torch.ones(64, 64), torch.full((64, 64), b_true),
+                             torch.exp(torch.empty(64, 64).uniform_(6.4, 7.3, generator=gen))])[None]
+        signal = model.forward(kappa, tau) + sigma * torch.randn(1, len(tau), 64, 64, generator=gen)
+        start = profile_start(model, signal, tau, torch.ones(1, 64, 64, dtype=torch.bool))
+        pixel_sd = crlb_sd(model, kappa.double(), tau.double(), sigma)[0, 1]
+        pooled_sd = float((pixel_sd ** -2).sum() ** -0.5)
+        assert pixel_sd.median() > 0.05  # one pixel says little about B
+        assert abs(start[0, 1].mean().item() - b_true) < 4 * pooled_sd + 0.01
+        assert torch.allclose(start[0, 1], start[0, 1, 0, 0])  # one B for the slice without a window
+
+
+def test_pooled_cell_sees_the_whole_image_and_the_paper_cell_does_not():
+    """A pixel 60 pixels away is outside the paper RIM's receptive field (6 pixels per step, J = 6) but inside the
+    image-wide pool of ours."""
+    torch.manual_seed(4)
+    model = InversionRecovery()
+    tau = torch.tensor(IV_T1)
+    signal = model.forward(torch.tensor([1.0, 1.9, 900.0]).view(1, 3, 1, 1).expand(1, 3, 8, 80), tau)
+    changed = signal.clone()
+    changed[..., 4, 75] *= 1.5
+    for method, reaches in (("rim", False), ("arim", True)):
+        net = build_network(method, model, len(tau))
+        torch.nn.init.normal_(net.cell.conv_out.weight, std=0.1)  # untrained RIMs make no update
+        with torch.no_grad():
+            a, b = (net(x, tau)[-1][..., 4, 5] for x in (signal, changed))
+        assert (not torch.allclose(a, b)) == reaches, method
+
+
+def test_a_pickled_checkpoint_is_refused_with_one_line(tmp_path, capsys):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this ran",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": 2, "payload": Payload()}, path)
+    with pytest.raises(QmriError, match="cannot read weights") as err:
+        load_model(path)
+    assert "\n" not in str(err.value)
+    assert "this ran" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("task", ["t1", "t2"])
+def test_packaged_weights_load_and_carry_a_model_card(task):
+    path = shipped_weights(task)
+    net, meta = load_model(path)
+    assert meta["method"] == "arim" and meta["task"] == task and meta["tau_ms"] == []
+    card = path.with_suffix(".json")
+    assert card.exists()
+    assert path.stat().st_size < 2_000_000
+
+
+def _slice(model, tau, sigma, gen, size=48):
+    """Two tissues in a disc on background, B 1.85 (T1) or none (T2)."""
+    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    disc = (y - size / 2) ** 2 + (x - size / 2) ** 2 < (0.42 * size) ** 2
+    left = x < size / 2
+    values = {"t1": ([1.0, 1.85, 800.0], [0.8, 1.85, 1400.0]), "t2": ([1.0, 70.0], [0.8, 110.0])}[model.task]
+    kappa = torch.where(left, torch.tensor(values[0]).view(-1, 1, 1), torch.tensor(values[1]).view(-1, 1, 1))
+    kappa = kappa * disc
+    signal = model.forward(kappa[None], tau) + sigma * torch.randn(1, len(tau), size, size, generator=gen)
+    return kappa, signal, disc
+
+
+@pytest.mark.parametrize("task,counts", [("t1", (6, 10, 23, 31)), ("t2", (4, 6, 10, 32))])
+def test_one_packaged_model_maps_every_protocol(task, counts):
+    """One model per task maps any number of images; the median relative error of the measured time over the
+    object is within 3 CRLB SDs of a pixel (relative) plus 3 % for the model's bias."""
+    model = model_for_task(task)
+    net, meta = load_model(shipped_weights(task))
+    gen = torch.Generator().manual_seed(5)
+    sigma = 0.02  # SNR 50 against the brighter tissue
+    for n in counts:
+        tau = torch.tensor(np.linspace(*((100.0, 2500.0) if task == "t1" else (10.0, 250.0)), n), dtype=torch.float32)
+        kappa, signal, disc = _slice(model, tau, sigma, gen)
+        maps = predict(net, meta, signal, tau.tolist(), task, mask=disc[None])
+        q = model.n_params - 1
+        error = (maps[0, q] / kappa[q] - 1)[disc].abs().median().item()
+        crlb = (crlb_sd(model, kappa[None].double(), tau.double(), sigma)[0, q] / kappa[q])[disc].median().item()
+        assert error < 3 * crlb + 0.03, (n, error, crlb)
+
+
+def test_cli_fits_with_packaged_arim_and_no_weights(tmp_path):
+    from helpers import phantom_t2, write_scan
+
+    path = write_scan(tmp_path / "scan.nii.gz", phantom_t2(), 2.0, np.random.default_rng(6))
+    assert main(["fit", path, "--task", "t2", "--method", "arim", "-o", str(tmp_path / "out")]) == 0
+    t2 = nib.load(tmp_path / "out_T2map.nii.gz").get_fdata() * 1000  # s -> ms
+    truth = phantom_t2()
+    inside = truth > 0
+    assert np.median(np.abs(t2[inside] / truth[inside] - 1)) < 0.05
