@@ -32,7 +32,8 @@ def test_generator_covers_the_ranges_it_claims():
     b = kappa[:, 1]
     constant = (b.amax(dim=(1, 2)) - b.amin(dim=(1, 2))) < 1e-6
     assert 0.3 < constant.float().mean() < 0.7  # constant B and smooth B fields, about half each
-    assert b.min() >= SETTINGS.b_range[0] - SETTINGS.b_field and b.max() <= SETTINGS.b_range[1] + SETTINGS.b_field
+    # incomplete recovery lowers B where T1 is long against TR, never below 1 (no inversion at all)
+    assert b.min() >= 1.0 and b.max() <= SETTINGS.b_range[1] + SETTINGS.b_field
     assert (~mask).any() and mask.float().mean() > 0.5  # background in some maps, object in most pixels
     level = (kappa[:, 0] * mask).sum(dim=(1, 2)) / mask.sum(dim=(1, 2))
     snr = level / sigma
@@ -92,6 +93,8 @@ def test_profile_start_pools_b_over_the_slice():
         assert pixel_sd.median() > 0.05  # one pixel says little about B
         assert abs(start[0, 1].mean().item() - b_true) < 4 * pooled_sd + 0.01
         assert torch.allclose(start[0, 1], start[0, 1, 0, 0])  # one B for the slice without a window
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # as in training: the grid search stays float32
+            assert torch.equal(profile_start(model, signal, tau, torch.ones(1, 64, 64, dtype=torch.bool)), start)
 
 
 def test_pooled_cell_sees_the_whole_image_and_the_paper_cell_does_not():

@@ -10,7 +10,11 @@ structure-agnostic maps of ``image_size`` pixels square:
   linear receive field of +-30 %; in half the maps the log time also has a linear gradient over the
   image (up to +-0.3);
 - B uniform over ``b_range``, constant over the map in half of them, else plus a smooth cosine field
-  of amplitude up to ``b_field`` (clipped to ``b_range`` widened by the field);
+  of amplitude up to ``b_field`` (clipped to ``b_range`` widened by the field); in ``recovery_share``
+  of the maps B also follows the incomplete recovery of a repetition time TR (log-uniform over
+  ``tr_range_ms``): ``|A (1 - B e^(-TI/T1) + (B - 1) e^(-TR/T1))|`` is the paper's model with
+  ``B' = B / (1 + (B - 1) e^(-TR/T1))`` and ``A' = A (1 + (B - 1) e^(-TR/T1))``, so B' differs between
+  regions of different T1 (the real NIST phantom at TR 4.5 s);
 - noise SD from an SNR log-uniform over ``snr_range`` against the mean A of the object.
 
 A pixel whose noise-free signal stays below the noise SD in every image (a T2 far below the first
@@ -47,6 +51,8 @@ class AnyProtocolSettings:
     t2_range_ms: tuple[float, float] = (5.0, 2000.0)
     b_range: tuple[float, float] = (1.3, 2.05)
     b_field: float = 0.08
+    recovery_share: float = 0.25
+    tr_range_ms: tuple[float, float] = (1500.0, 8000.0)
     snr_range: tuple[float, float] = (5.0, 200.0)
     #: (count low, count high, first time low/high, last time low/high) per task
     t1_protocols: tuple[int, int, float, float, float, float] = (6, 40, 20.0, 200.0, 700.0, 4000.0)
@@ -114,7 +120,12 @@ def draw_maps(model: SignalModel, batch: int, settings: AnyProtocolSettings, gen
         field = _uniform(0, settings.b_field, (batch, 1, 1), gen) * (torch.rand((batch, 1, 1), generator=gen) < 0.5)
         freq, phase = _uniform(0, math.pi, (batch, 2, 1, 1), gen), _uniform(0, 2 * math.pi, (batch, 2, 1, 1), gen)
         b = b + field * torch.cos(freq[:, 0] * x + phase[:, 0]) * torch.cos(freq[:, 1] * y + phase[:, 1])
-        channels["efficiency"] = b.clamp(settings.b_range[0] - settings.b_field, settings.b_range[1] + settings.b_field)
+        b = b.clamp(settings.b_range[0] - settings.b_field, settings.b_range[1] + settings.b_field)
+        tr = _log_uniform(*settings.tr_range_ms, (batch, 1, 1), gen)
+        recovery = torch.where(torch.rand((batch, 1, 1), generator=gen) < settings.recovery_share,
+                               (b - 1) * torch.exp(-tr / times), torch.zeros_like(times))
+        channels["efficiency"] = b / (1 + recovery)
+        channels["amplitude"] = amplitude * (1 + recovery)
     kappa = torch.stack([channels[p.kind] for p in model.parameters], dim=1)
     level = (amplitude * mask).sum(dim=(1, 2)) / mask.sum(dim=(1, 2)).clamp_min(1)
     return kappa, mask, level / _log_uniform(*settings.snr_range, (batch,), gen)

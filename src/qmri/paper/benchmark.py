@@ -439,5 +439,5 @@ def quality_benchmark(study: Study, weights: dict[str, str | None], subjects: in
         for method in rims:
             net, meta = load_network(weights[method], method, "t1")
             change = gradient_ablation(net, meta, scan.images, scan.mask, truth.score_mask, tau)
-            print(f"  {method}: " + ", ".join(f"{name} {100 * c:.1f} %" for name, c in zip(model.param_names, change)))
+            print(f"  {method}: " + ", ".join(f"{name} {100 * c:.2f} %" for name, c in zip(model.param_names, change)))
     return table

@@ -40,7 +40,7 @@ def estimator(study: Study, experiment: str, dataset: str, name: str, weights: s
         lambda_b = study.config["phantom"]["datasets"][dataset].get("lambda_b", study.lambda_b) \
             if experiment == "phantom" else study.lambda_b
         return mle_estimator(protocol.task, protocol.tau_ms, lambda_b, device)
-    if weights is None:
+    if weights is None and method not in OUR_METHODS:  # ours defaults to its packaged weights
         raise QmriError(f"estimator {name} needs its weights file")
     return network_estimator(weights, method, protocol.task, protocol.tau_ms, device)
 

@@ -76,9 +76,10 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
     """Return the start ``kappa`` (batch, Q, H, W), physical units, for images ``signal`` (batch, N, H, W).
 
     ``mask`` (batch, H, W) marks the pixels that pool B; pixels whose window holds no masked pixel
-    take the whole image's pooled B. Runs in float32 under no autograd.
+    take the whole image's pooled B. Runs in float32 under no autograd, also inside an autocast region: the
+    time grid's scores differ in the fourth digit, which bfloat16 matrix products would lose.
     """
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(signal.device.type, enabled=False):
         b, n, h, w = signal.shape
         flat = signal.float().permute(0, 2, 3, 1).reshape(-1, n)  # shape (P, N)
         energy = (flat * flat).sum(dim=1)
