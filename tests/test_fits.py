@@ -9,7 +9,7 @@ from qmri.errors import QmriError
 from qmri.estimators.methods import mle_estimator
 from qmri.paper import fits, montecarlo
 from qmri.paper.acquisitions import fit, load_fit, save_fit
-from qmri.paper.plan import check_references, estimator_name, split_estimator
+from qmri.paper.plan import check_references, estimator_name, methods, our_weights, split_estimator
 from qmri.paper.study import Study
 from qmri.physics.signal import T2Decay
 
@@ -56,6 +56,10 @@ def test_estimator_names_and_dataset_protocols():
     assert estimator_name("mle", "t1-31") == "mle" and estimator_name("rim", "t1-23") == "rim-t1-23"
     assert split_estimator("resnet-t2-6") == ("resnet", "t2-6") and split_estimator("mle") == ("mle", None)
     assert estimator_name("arim", None) == "arim" and split_estimator("arim") == ("arim", None)
+    assert methods(study.config) == ("mle", "rim", "resnet", "arim")
+    assert methods({**study.config, "ours": {"enabled": False}}) == ("mle", "rim", "resnet")
+    assert our_weights(study.config, "t2").endswith("weights/arim-t2.pt")
+    assert our_weights({"ours": {"enabled": True, "weights": {"t1": "m/t1.pt"}}}, "t1") == "m/t1.pt"
     assert fits.dataset_protocol(study, "invivo", "iv-t1-noisy").name == "t1-25"
     assert fits.dataset_protocol(study, "phantom", "hp-t1").tau_ms[0] == 172.0
     with pytest.raises(QmriError, match="needs its weights"):

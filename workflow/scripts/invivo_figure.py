@@ -5,6 +5,7 @@ import numpy as np
 from qmri.data.io import load_arrays
 from qmri.logs import logging_to
 from qmri.paper import tissues as T
+from qmri.paper.plan import OUR_METHODS, PAPER_METHODS
 from qmri.paper.plots import invivo_maps, invivo_repeatability, save_figure
 
 #: upper end of the colour scale of each relaxation time (ms)
@@ -12,7 +13,7 @@ DISPLAY_LIMIT_MS = {"T1": 2500.0, "T2": 200.0}
 
 with logging_to(snakemake.log[0]):
     arrays, p = load_arrays(snakemake.input[0]), snakemake.params
-    maps = {m: arrays[m] for m in ("mle", "resnet", "rim")}
+    maps = {m: arrays[m] for m in PAPER_METHODS + OUR_METHODS if m in arrays}
     names = arrays["param_names"].tolist()
     name = names[-1]  # the relaxation time: T1 or T2
     parameter, limit = len(names) - 1, DISPLAY_LIMIT_MS[name]
