@@ -217,7 +217,8 @@ def invivo_maps(maps: dict[str, np.ndarray], labels: np.ndarray, truth: np.ndarr
     """
     methods = [m for m in METHOD_NAMES if m in maps]
     brain = np.isin(labels[0], T.BRAIN_LABELS)
-    fig, axes = plt.subplots(2, len(methods) + 1, figsize=(4.2 * (len(methods) + 1), 8.4), layout="constrained")
+    # rows: maps, differences to the MLE, agreement with the MLE; one column per method
+    fig, axes = plt.subplots(3, len(methods), figsize=(4.2 * len(methods), 12.6), layout="constrained")
     reference = maps["mle"][0, 0, parameter]
     for k, method in enumerate(methods):
         image = maps[method][0, 0, parameter]
@@ -234,11 +235,11 @@ def invivo_maps(maps: dict[str, np.ndarray], labels: np.ndarray, truth: np.ndarr
     axes[1, 0].axis("off")
     axes[1, 0].text(0.05, 0.5, "Outliers: brain pixels more than 50 %\noff the simulated truth, or not\n"
                     "finite. Differences over the brain.", fontsize=10, va="center")
-    others = [m for m in methods if m != "mle"]
-    for k, method in enumerate(others):
-        ax = axes[k, len(methods)]
-        _agreement(ax, reference[brain], maps[method][0, 0, parameter][brain], ("MLE", METHOD_NAMES[method]), limit,
-                   unit)
+    axes[2, 0].axis("off")
+    for k, method in enumerate(methods):
+        if method != "mle":
+            _agreement(axes[2, k], reference[brain], maps[method][0, 0, parameter][brain],
+                       ("MLE", METHOD_NAMES[method]), limit, unit)
     fig.suptitle(title)
     return fig
 
