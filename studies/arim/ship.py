@@ -1,12 +1,13 @@
 """Package a trained arim checkpoint with its model card (run from the repository root).
 
     python studies/arim/ship.py t1 results/models/arim/t1.pt --quality studies/arim/quality-t1.csv \
-        --phantom results/phantom/hp-t1.csv results/phantom/nist-t1.csv
+        --phantoms studies/arim/phantoms.csv
 
 The checkpoint (a finished one, or a running training's ``.resume`` file, exported at its last save) is
 copied to ``src/qmri/estimators/networks/weights/arim-<task>.pt``; the card beside it holds the training
 data, budget, hardware and git revision from the checkpoint, and the measured quality read from the CSVs
-given: ``qmri bench quality --csv`` (T1) and the pipeline's phantom tables (in-range sphere averages).
+given: ``qmri bench quality --csv`` (T1) and ``studies/arim/phantoms.py --csv`` (in-range sphere averages
+of the task's phantom datasets, ours and the MLE).
 """
 
 import argparse
@@ -18,7 +19,6 @@ import pandas as pd
 import torch
 
 from qmri.estimators.networks import packaged_weights
-from qmri.paper.phantom.analysis import restricted_averages
 from qmri.paper.train import export_resume
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("task", choices=["t1", "t2"])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--quality", type=Path, help="qmri bench quality --csv output (T1)")
-    parser.add_argument("--phantom", type=Path, nargs="*", default=[], help="results/phantom/<dataset>.csv")
+    parser.add_argument("--phantoms", type=Path, help="studies/arim/phantoms.py --csv output")
     args = parser.parse_args()
     target = packaged_weights(args.task)
     if args.checkpoint.suffix == ".resume":
@@ -61,10 +61,12 @@ def main() -> None:
     }
     if args.quality:
         card["measured"]["bench_quality"] = quality_summary(args.quality)
-    for path in args.phantom:
-        averages = restricted_averages(pd.read_csv(path)).round(2)
-        card["measured"][f"phantom {path.stem}"] = {"in-range mean |RB| (%)": averages["rb"].to_dict(),
-                                                    "in-range mean CV (%)": averages["cv"].to_dict()}
+    if args.phantoms:
+        table = pd.read_csv(args.phantoms)
+        for dataset, rows in table[table["dataset"].str.endswith(args.task)].groupby("dataset"):
+            card["measured"][f"phantom {dataset} (studies/arim/phantoms.py), in-range spheres"] = {
+                method: {"mean_abs_rb_pct": round(r.mean_abs_rb_pct, 2), "mean_cv_pct": round(r.mean_cv_pct, 2)}
+                for method, r in rows.set_index("method").iterrows()}
     target.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"wrote {target} and its card ({target.stat().st_size / 1e3:.0f} kB)")
 
