@@ -63,19 +63,20 @@ def test_smoke_preset_makes_every_figure_and_the_report(smoke):
             assert (workdir / f"results/figures/{figure}.{suffix}").stat().st_size > 10_000, figure
         assert (workdir / f"logs/figures/{figure}.log").exists()
     montecarlo = pd.read_csv(workdir / "results/montecarlo/t1-31.csv")
-    assert set(montecarlo["method"]) == {"mle", "rim", "resnet"} and set(montecarlo["snr"]) == {5, 30}
+    assert set(montecarlo["method"]) == {"mle", "rim", "resnet", "arim"} and set(montecarlo["snr"]) == {5, 30}
     assert set(montecarlo["parameter"]) == {"A", "B", "T1"} and (montecarlo["n"] > 100).all()
     invivo = load_arrays(workdir / "results/invivo/iv-t1-noisy.npz")
     assert invivo["rim"].shape == (1, 2, 3, 96, 96) and invivo["truth"].shape == (1, 3, 96, 96)
     generalisation = pd.read_csv(workdir / "results/generalisation/generalisation.csv")
-    assert set(generalisation["model"]) == {"mle", "resnet", "rim t1-23", "rim t1-25", "rim t1-31"}
+    assert set(generalisation["model"]) == {"mle", "resnet", "rim t1-23", "rim t1-25", "rim t1-31", "arim"}
     phantom = pd.read_csv(workdir / "results/phantom/hp-t1.csv")
-    assert len(phantom) == 3 * 14 * 2 and phantom["in_range"].sum() == 3 * 5 * 2  # T1-4..T1-8 within 172-893 ms
+    assert len(phantom) == 4 * 14 * 2 and phantom["in_range"].sum() == 4 * 5 * 2  # T1-4..T1-8 within 172-893 ms
     sharpness = pd.read_csv(workdir / "results/sharpness/iv-t1.csv")
-    assert len(sharpness) == 3 * 20 and set(sharpness["method"]) == {"mle", "resnet", "rim"}
+    assert len(sharpness) == 4 * 20 and set(sharpness["method"]) == {"mle", "resnet", "rim", "arim"}
     report = (workdir / "results/report/reproduction.md").read_text()
     assert report.startswith("# Reproduction report") and "| section | statement | paper | ours |" in report
     assert "![../figures/fig2_montecarlo_t1.png]" in report and "git revision" in report
+    assert "Beyond the paper: our any-protocol RIM (aRIM)" in report  # ours, apart from the paper's statements
     # nothing left to do: outputs are complete and up to date
     dry = snakemake(workdir, "all_figures", "-n", "--configfile", "presets/smoke.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr
@@ -121,7 +122,7 @@ def test_real_phantom_preset_maps_the_shared_sessions(smoke, shared, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("nist-t1", "nist-t2"):
         table = pd.read_csv(workdir / f"results/phantom/{name}.csv")
-        assert len(table) == 3 * 14 * 2
+        assert len(table) == 4 * 14 * 2  # MLE, RIM, ResNet and ours
         arrays = load_arrays(workdir / f"results/phantom/{name}.npz")
         assert arrays["centres"].shape == (2, 14, 2) and arrays["image"].shape == (256, 256)
     t1 = pd.read_csv(workdir / "results/phantom/nist-t1.csv")
