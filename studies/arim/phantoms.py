@@ -11,23 +11,17 @@ e.g. the budget study's ``studies/rim-budget/rim_t1-31_{1k,3k,10k}.pt``.
 """
 
 import argparse
+import copy
 from pathlib import Path
 
 import pandas as pd
 import yaml
+from snakemake.utils import update_config
 
 from qmri.paper.acquisitions import fit_all
 from qmri.paper.fits import dataset_protocol, estimator, phantom_scans
 from qmri.paper.phantom.analysis import restricted_averages, test_retest_table
 from qmri.paper.study import Study
-
-
-def merged(base: dict, preset: dict) -> dict:
-    """Return ``base`` updated by ``preset`` section by section (how Snakemake merges a --configfile)."""
-    out = dict(base)
-    for key, value in preset.items():
-        out[key] = {**base.get(key, {}), **value} if isinstance(value, dict) and key != "phantom" else value
-    return out
 
 
 def main() -> None:
@@ -39,12 +33,15 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, help="write the averages here")
     args = parser.parse_args()
     base = yaml.safe_load(Path("config.yaml").read_text())
-    real = merged(base, yaml.safe_load(Path("presets/real-phantom.yaml").read_text()))
+    preset = yaml.safe_load(Path("presets/real-phantom.yaml").read_text())
+    real = copy.deepcopy(base)
+    update_config(real, preset)  # as snakemake merges a --configfile
     weights = {"t1": args.weights_t1, "t2": args.weights_t2}
     rows = []
-    for config in (base,) if args.digital_only else (base, real):
+    runs = [(base, base["phantom"]["datasets"])] + ([] if args.digital_only else [(real, preset["phantom"]["datasets"])])
+    for config, datasets in runs:
         study = Study(config)
-        for dataset in config["phantom"]["datasets"]:
+        for dataset in datasets:
             protocol, scans = dataset_protocol(study, "phantom", dataset), phantom_scans(study, dataset)
             estimators = {m: estimator(study, "phantom", dataset, m, weights[protocol.task] if m == "arim" else None)
                           for m in ("mle", "arim")}

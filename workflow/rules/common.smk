@@ -8,6 +8,7 @@ from qmri.data.scans import sidecar_path
 from qmri.errors import QmriError
 from qmri.paper.plan import (
     EXPERIMENTS,
+    OUR_METHODS,
     SIMULATED,
     check_references,
     dataset_protocol_name,
@@ -149,7 +150,7 @@ GENERALISATION_FITS = {
     for d in T1_DATASETS
     for model, method, protocol in [("mle", "mle", None), ("resnet", "resnet", INVIVO[d]["protocol"])]
     + [(f"rim {p}", "rim", p) for p in T1_PROTOCOLS]
-    + [(m, m, None) for m in FIT_METHODS if m not in ("mle", "rim", "resnet")]
+    + [(m, m, None) for m in FIT_METHODS if m in OUR_METHODS]
 }
 
 
@@ -202,11 +203,11 @@ def fit_inputs(wildcards):
     experiments), a real phantom's sessions, or real volunteers' scans."""
     found = {}
     method, protocol = split_estimator(wildcards.estimator)
-    if method in ("rim", "resnet"):
-        found["weights"] = f"results/models/{method}/{protocol}.pt"
-    elif method != "mle":
+    if method in OUR_METHODS:
         task = PROTOCOLS[dataset_protocol_name(config, wildcards.experiment, wildcards.dataset)]["task"]
         found["weights"] = our_weights(config, task)
+    elif method != "mle":
+        found["weights"] = f"results/models/{method}/{protocol}.pt"
     if wildcards.experiment in SIMULATED:
         found |= test_brain(wildcards)
     elif wildcards.experiment == "phantom":

@@ -110,6 +110,7 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
         raise QmriError("--device cuda asked for, but torch sees no CUDA device")
     net = meta = None
     if method != "mle":
+        weights = resolve_weights(method, task, weights)
         net, meta = load_network(weights, method, task, device)
     data = series.data if signed or not series.signed else np.abs(series.data)
     mask = auto_mask(data) if mask is None else mask.astype(bool)
@@ -157,7 +158,7 @@ def map_series(series: Series, task: str, method: str = "mle", sigma: float | No
              "RepetitionTimeExcitation": None if series.tr_ms is None else [round(t / 1000.0, 9) for t in
                                                                             series.tr_ms.tolist()]}
     if meta is not None:
-        extra.update({"WeightsFile": str(resolve_weights(method, task, weights)),
+        extra.update({"WeightsFile": str(weights),
                       "TrainedProtocol": meta["protocol"], "TrainedTau": meta["tau_ms"] or None,
                       "TrainingIterations": meta["iterations"], "TrainingGitRevision": meta["git_revision"]})
     warning = undetermined_warning(model, noise_obj, kappa, crlb, series.tau_ms, float(sigma))

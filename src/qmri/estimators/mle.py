@@ -150,13 +150,10 @@ def grid_search(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor,
     fixed = fixed or {}
     axes = []
     for parameter in model.parameters[1:]:
-        lo, hi, count = parameter.grid
         if parameter.name in fixed:
             axes.append(torch.tensor([fixed[parameter.name]], dtype=signal.dtype))
-        elif parameter.kind == "time":
-            axes.append(torch.logspace(math.log10(lo), math.log10(hi), count, dtype=signal.dtype))
         else:
-            axes.append(torch.linspace(lo, hi, count, dtype=signal.dtype))
+            axes.append(parameter.grid_values(signal.dtype))
     mesh = torch.cartesian_prod(*axes).reshape(-1, len(axes))  # shape (G, Q-1)
     grid = torch.cat([torch.ones(len(mesh), 1, dtype=signal.dtype), mesh], dim=1).to(signal.device)
     h = model.signed(grid, tau_ms) if signed else model.forward(grid, tau_ms)  # shape (G, N)

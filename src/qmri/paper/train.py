@@ -86,8 +86,12 @@ class _Batches:
 
     def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return ``(kappa, sigma, mask, tau)`` of one batch before synthesis (CPU, physical units)."""
+        return self.patch_batch(self.tau)
+
+    def patch_batch(self, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``(kappa, sigma, mask, tau)`` of patches of the training set drawn for the protocol ``tau``."""
         pick = torch.from_numpy(self.rng.integers(0, len(self.patches[1]), self.batch_size))
-        return (*(x[pick] for x in self.patches), self.tau.cpu())
+        return (*(x[pick] for x in self.patches), tau.cpu())
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Return ``(signal_net, target_net, mask, tau_ms, loss weights or None)`` for one mini-batch."""
@@ -123,8 +127,7 @@ class _AnyProtocolBatches(_Batches):
     def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         tau = torch.from_numpy(draw_protocol(self.model.task, self.settings, self.rng)).float()
         if self.patches is not None and self.rng.random() < self.settings.brain_share:
-            self.tau = tau
-            return super().draw()
+            return self.patch_batch(tau)
         kappa, mask, sigma = draw_maps(self.model, self.batch_size, self.settings, self.noise)
         return kappa, sigma, measurable(self.model, kappa, tau, sigma, mask), tau
 

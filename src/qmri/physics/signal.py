@@ -7,6 +7,7 @@ shape ``(batch, N, *spatial)``. Times are in milliseconds throughout.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,13 @@ class Parameter:
     bids_suffix: str
     bids_factor: float
     bids_unit: str
+
+    def grid_values(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """Return the start grid's values: log-spaced for a time, linear otherwise (``grid`` must be set)."""
+        lo, hi, count = self.grid
+        if self.kind == "time":
+            return torch.logspace(math.log10(lo), math.log10(hi), count, dtype=dtype)
+        return torch.linspace(lo, hi, count, dtype=dtype)
 
 
 AMPLITUDE = Parameter("A", "a.u.", "amplitude", (0.0, 100.0), float("nan"), None, "M0map", 1.0, "arbitrary")

@@ -108,7 +108,7 @@ class RIM(nn.Module):
         grad = self.likelihood.gradient(kappa, signal_net, tau_ms, 1.0) / signal_net.shape[1]
         return grad * scaling.physical_per_network(kappa, self.model)
 
-    def start(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def start(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """Return the initial estimate in network units: section 4.4.4's (A = MIP, B = 2, T1 = 1 s, T2 = 100 ms)."""
         return scaling.to_network(self.model.initial_guess(signal_net), self.model,
                                   torch.ones_like(signal_net[:, :1, :1, :1]))
@@ -124,7 +124,7 @@ class RIM(nn.Module):
         no per-step casts of weights or memory states).
         """
         signal_net = signal_net.contiguous()  # the gradient reduces over N: keep each image contiguous
-        if mask is None:
+        if mask is None and self.pooled:
             mask = signal_net.amax(dim=1) > OBJECT_LEVEL
         kappa = self.start(signal_net, tau_ms, mask)
         cell_dtype = self.cell.conv_out.weight.dtype

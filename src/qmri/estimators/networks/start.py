@@ -17,19 +17,10 @@ A model without an efficiency parameter (T2) gets the per-pixel grid search of s
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
 from qmri.physics.signal import SignalModel
-
-
-def _axis(lo: float, hi: float, count: int, kind: str, dtype: torch.dtype) -> torch.Tensor:
-    """Return a parameter's grid values: log-spaced for times, linear otherwise."""
-    if kind == "time":
-        return torch.logspace(math.log10(lo), math.log10(hi), count, dtype=dtype)
-    return torch.linspace(lo, hi, count, dtype=dtype)
 
 
 def box_sum(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -42,20 +33,10 @@ def box_sum(x: torch.Tensor, window: int) -> torch.Tensor:
             - c[..., window:window + h, :w] + c[..., :h, :w])
 
 
-def _parabola_minimum(profile: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Return the argmin over dim 1 of ``profile`` (batch, G, H, W) on the even grid ``values``, refined by a parabola."""
-    g = profile.shape[1]
-    k = profile.argmin(dim=1, keepdim=True).clamp(1, g - 2)  # shape (batch, 1, H, W)
-    left, centre, right = (profile.gather(1, k + d) for d in (-1, 0, 1))
-    curvature = left - 2 * centre + right
-    shift = torch.where(curvature > 0, 0.5 * (left - right) / curvature.clamp_min(1e-30), torch.zeros_like(centre))
-    step = values[1] - values[0]
-    return (values[0] + (k + shift.clamp(-1, 1)) * step).squeeze(1)
-
-
 def _parabola_peak(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return the maximum over dim 1 of ``scores`` (P, T) and its fractional grid index, from a parabola through the
-    best grid point and its two neighbours: sub-grid accuracy, so a coarse time grid does not bias the pooled B."""
+    """Return the maximum over dim 1 of ``scores`` (grid on dim 1) and its fractional grid index, from a parabola
+    through the best grid point and its two neighbours (dim 1 removed): sub-grid accuracy, so a coarse time grid
+    does not bias the pooled B, and a B between the grid values."""
     k = scores.argmax(dim=1, keepdim=True).clamp(1, scores.shape[1] - 2)
     left, centre, right = (scores.gather(1, k + d).squeeze(1) for d in (-1, 0, 1))
     curvature = left - 2 * centre + right
@@ -85,9 +66,9 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
         energy = (flat * flat).sum(dim=1)
         names = [p.kind for p in model.parameters]
         time = model.parameters[names.index("time")]
-        times = _axis(*time.grid, "time", torch.float32).to(signal.device)  # shape (T,)
+        times = time.grid_values(torch.float32).to(signal.device)  # shape (T,)
         efficiency = [p for p in model.parameters if p.kind == "efficiency"]
-        effs = (_axis(*efficiency[0].grid, "efficiency", torch.float32).to(signal.device) if efficiency
+        effs = (efficiency[0].grid_values(torch.float32).to(signal.device) if efficiency
                 else torch.ones(1, device=signal.device))
         rss, best_t, best_a = [], [], []
         for value in effs:
@@ -111,7 +92,7 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
                 local = box_sum(rss * weight, window)
                 covered = box_sum(weight, window) > 0.5
                 profile = torch.where(covered, local, pooled_all.expand_as(rss))
-            b_map = _parabola_minimum(profile, effs)  # shape (b, H, W)
+            b_map = effs[0] + _parabola_peak(-profile)[1] * (effs[1] - effs[0])  # shape (b, H, W)
             nearest = ((b_map - effs[0]) / (effs[1] - effs[0])).round().long().clamp(0, len(effs) - 1).view(1, -1)
         else:
             b_map, nearest = None, torch.zeros(1, b * h * w, dtype=torch.long, device=signal.device)
