@@ -36,3 +36,36 @@ def test_real_scans_refuse_other_times_and_mismatched_scans(tmp_path, rng):
         real_scans([[good, smaller]], "t2", TAU)
     with pytest.raises(QmriError, match="outside the 3 slices"):
         real_scans([[good, good]], "t2", TAU, slice_index=3)
+
+
+def test_simulated_volunteers_have_peoples_tissue_contrast_unless_drawn():
+    """'means': every volunteer's GM and WM at Table 1's means with the voxel-wise spread; 'drawn': a draw per
+    person, which for some seeds puts GM T1 below WM T1."""
+    from qmri.paper import tissues as T
+    from qmri.paper.brains import BrainModel
+    from qmri.paper.invivo import volunteers
+    from qmri.paper.simulate import TrainsetSettings
+    from qmri.physics.signal import model_for_task
+
+    labels = np.full((24, 24, 5), T.WM, np.uint8)
+    labels[:12] = T.GM
+    brain = BrainModel("toy", labels, np.eye(4), train_slices=(0, 1), test_slices=(2, 3, 4))
+    settings = TrainsetSettings(n_patches=1, patch_size=8, pixel_mm=1.0, voxel_cv=0.05, b_half_normal_sd=0.2,
+                                sigma_min=0.01, sigma_max=0.1, max_rotation_deg=0, scale_range=(1.0, 1.0), flip=False)
+    model = model_for_task("t1")
+
+    def tissue_means(tissues, seed):
+        (person,) = volunteers(brain, model, settings, seed, 1, size=24, pixel_mm=1.0, tissues=tissues)
+        t1 = person.kappa[model.index("T1")]
+        return t1[person.labels == T.GM].mean(), t1[person.labels == T.WM].mean(), t1[person.labels == T.GM].std()
+
+    for seed in range(5):
+        gm, wm, spread = tissue_means("means", seed)
+        # 144+ pixels at 5 % voxel CV: the mean is within 4 standard errors of Table 1's
+        assert gm == pytest.approx(1400, abs=4 * 0.05 * 1400 / 12) and wm == pytest.approx(780, abs=4 * 0.05 * 780 / 12)
+        assert spread == pytest.approx(0.05 * 1400, rel=0.3)
+    drawn = [tissue_means("drawn", seed)[:2] for seed in range(40)]
+    assert len({round(gm) for gm, _ in drawn}) > 30  # a new person every seed
+    assert any(gm < wm for gm, wm in drawn)
+    with pytest.raises(ValueError, match="means, drawn"):
+        volunteers(brain, model, settings, 0, 1, size=24, pixel_mm=1.0, tissues="typical")

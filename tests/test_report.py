@@ -1,4 +1,6 @@
+import numpy as np
 import pandas as pd
+import pytest
 
 from helpers import REPO
 from qmri.paper import report
@@ -19,74 +21,73 @@ def fake_montecarlo(cv: dict[str, tuple[float, ...]], rb_iqr: dict[str, float], 
     return pd.DataFrame(rows)
 
 
-def test_paper_ranking_is_recognised_and_a_broken_one_is_flagged():
-    paper_like = fake_montecarlo({"mle": (40, 12, 2), "resnet": (20, 8, 1.8), "rim": (10, 5, 1.5)},
-                                 {"mle": 2, "resnet": 4, "rim": 3})
-    claims = report.simulation_claims(paper_like, paper_like.replace({"B": "T2"}))
-    assert all(c.holds for c in claims), [c for c in claims if not c.holds]
-    broken = fake_montecarlo({"mle": (40, 12, 2), "resnet": (20, 4, 1.8), "rim": (10, 5, 1.5)},
-                             {"mle": 2, "resnet": 4, "rim": 1})
-    verdicts = {c.statement: c.holds for c in report.simulation_claims(broken, broken.replace({"B": "T2"}))}
-    assert verdicts["RIM has the lowest median CV of T1 at every SNR"] is False
-    assert verdicts["both networks spread the relative bias of T1 wider than the MLE "
-                    "(interquartile range over the brain)"] is False
+def test_report_opens_with_the_summary_and_lists_every_register_row_with_its_verdict():
+    from qmri.paper.audit.register import CLAIMS, judge_all
+    from test_audit import exchanged, paper_like
 
-
-def test_timing_claims_and_rendering_show_disagreements():
-    timing = pd.DataFrame({"method": ["mle", "rim", "resnet"], "seconds": [2.0, 0.25, 0.4],
-                           "paper_seconds": [575.0, 3.8, 27.0], "matrix": "256x256", "n_images": 31})
-    claims = report.timing_claims(timing)
-    ratio = next(c for c in claims if "150" in c.statement)
-    assert ratio.holds is False and "vectorised" in ratio.note and ratio.ours == "8.0x"
-    assert all(c.holds for c in claims if c is not ratio)
+    verdicts = judge_all(exchanged(paper_like()))
     headline = report.headline_table(fake_montecarlo({"mle": (4, 2, 1), "resnet": (3, 2, 1), "rim": (2, 1, 1)},
                                                      {"mle": 1, "resnet": 1, "rim": 1}))
     models = report.training_table([{"method": "rim", "protocol": "t1-31", "iterations": 1000, "train_seconds": 386.2,
                                      "device": "cuda", "autocast": "torch.bfloat16", "hardware": "NVIDIA H100",
                                      "git_revision": "0123456789abcdef"}])
-    text = report.render(claims, headline, {"git revision": "abc"}, ["../figures/f.png"], {"seed": 1}, models)
-    assert "**DISAGREES**" in text and "1 disagree" in text and "![../figures/f.png]" in text
+    text = report.render(CLAIMS, verdicts, headline, {"git revision": "abc"}, ["../figures/fig3_blurriness.png"],
+                         {"seed": 1}, models, tables={"Volunteers": pd.DataFrame({"CV": [1.0]})})
+    holds = [v.holds for v in verdicts.values()]
+    header = (f"{len(CLAIMS)} statements of the paper in the register: {holds.count(True)} agree, "
+              f"{holds.count(False)} disagree, {holds.count(None)} not checked.")
+    assert header in text and text.index("## Summary") < text.index("## The register")
+    summary = text[text.index("## Summary"):text.index("## How this was produced")]
+    assert summary.count("\n| ") == 1 + 7
+    assert "- phantom-t1-rb-lowest, phantom-t1-rb-values, disc-phantom-lowest: the paper-form RIM" in summary
+    for claim in CLAIMS:
+        assert f"| {claim.key} | {claim.section} |" in text
+    assert "[fig3_blurriness](../figures/fig3_blurriness.png)" in text and "**DISAGREES**" in text
+    assert "not checked | the paper's training effort" in text and "## Volunteers" in text
     assert "- **git revision**: abc" in text and "seed: 1" in text and "RIM CV (%)" in text
     assert "| RIM t1-31 |" in text and "NVIDIA H100" in text and "bfloat16" in text
 
 
-def test_timing_on_another_matrix_is_not_compared():
-    timing = pd.DataFrame({"method": ["mle", "rim"], "seconds": [0.5, 0.1], "paper_seconds": [575.0, 3.8],
-                           "matrix": "96x96", "n_images": 31})
-    (claim,) = report.timing_claims(timing)
-    assert claim.holds is None and "96x96" in claim.ours
+def test_evidence_holds_the_paper_methods_only(tmp_path):
+    from qmri.paper.audit import evidence
+
+    table = fake_montecarlo({"mle": (4, 2, 1), "rim": (2, 1, 1), "arim": (1, 1, 1)}, {"mle": 1, "rim": 1, "arim": 1})
+    table.to_csv(tmp_path / "mc.csv", index=False)
+    arrays = {"labels": np.zeros((1, 4, 4)), "mle": np.ones((1, 2, 2, 4, 4)), "arim": np.ones((1, 2, 2, 4, 4))}
+    np.savez(tmp_path / "iv-t1.npz", **arrays, param_names=np.array(["A", "T1"]))
+    pd.DataFrame({"model": ["mle", "rim t1-31", "arim"], "median_cv_t1": [1, 2, 3]}).to_csv(tmp_path / "g.csv")
+    found = evidence.load({"t1": tmp_path / "mc.csv"}, tmp_path / "mc.csv", tmp_path / "mc.csv", [tmp_path / "mc.csv"],
+                          tmp_path / "mc.csv", [tmp_path / "iv-t1.npz"], tmp_path / "g.csv")
+    assert set(found.montecarlo["t1"]["method"]) == {"mle", "rim"} and set(found.phantoms["mc"]["method"]) == {"mle", "rim"}
+    assert set(found.invivo["iv-t1"]) == {"labels", "mle", "param_names"}
+    assert list(found.generalisation["model"]) == ["mle", "rim t1-31"]
 
 
-def test_phantom_claims_read_the_array_from_the_sphere_names_not_the_dataset_name():
-    import numpy as np
+def test_volunteer_and_generalisation_tables():
+    labels = np.full((1, 6, 6), 3)
+    truth = np.full((1, 2, 6, 6), 800.0)
+    scans = np.stack([truth * 0.9, truth * 1.1], axis=1)  # shape (V, C, Q, H, W)
+    bad = scans.copy()
+    bad[0, 0, 1, 0, :2] = 5000.0
+    table = report.volunteer_table({"iv-t1": {"labels": labels, "truth": truth, "mle": bad, "rim": scans,
+                                               "param_names": np.array(["A", "T1"])},
+                                    "mine": {"mask": np.ones((1, 6, 6), bool), "rim": scans,
+                                             "param_names": np.array(["A", "T1"])}})
+    cv = 0.2 / np.sqrt(2) * 100  # two scans at 0.9 and 1.1: SD 0.2 / sqrt(2), mean 1
+    assert table.loc[("iv-t1", "simulated", "T1", "RIM"), "median CV (%)"] == pytest.approx(cv)
+    assert table.loc[("iv-t1", "simulated", "T1", "MLE"), "outliers (volunteer 1, scan 1)"] == 2
+    assert table.loc[("mine", "real", "T1", "RIM"), "mean CV (%)"] == pytest.approx(cv)
+    general = pd.DataFrame({"dataset": ["hp-t1"] * 2, "n_tau": 23, "subject": "phantom", "model": ["mle", "rim t1-23"],
+                            "median_cv_t1": [4.0, 2.0]})
+    wide = report.generalisation_summary(general)
+    assert list(wide.columns) == ["MLE", "RIM t1-23"] and wide.iloc[0]["RIM t1-23"] == 2.0
 
-    from qmri.paper.phantom.analysis import sphere_table
-    from qmri.paper.phantom.reference import nominal
 
-    def table(task, bias):  # estimates (C, Q, 14, K) off the nominal values by a per-method factor
-        times = nominal(task)[1][None, None, :, None]
-        noise = np.array([0.99, 1.01])[:, None, None, None]
-        return sphere_table({m: np.broadcast_to(times * (1 + b) * noise, (2, 1, 14, 3)) for m, b in bias.items()},
-                            task, 0, [100, 1000])
-
-    claims = report.phantom_claims({"mine": table("t1", {"mle": 0.02, "rim": 0.01, "resnet": 0.3}),
-                                    "hp-t1": table("t2", {"mle": 0.02, "rim": 0.05, "resnet": 0.3})})
-    assert [c.section for c in claims] == ["6.2 mine"] * 2 + ["6.2 hp-t1"] * 2
-    assert "(HP_T1)" in claims[0].paper and claims[2].paper == "not given (fig. A2)"
-    assert claims[0].holds is True and claims[2].holds is False  # |RB| 1 % lowest; 5 % is not
-    assert "RIM 1.00%" in claims[0].ours
-
-
-def test_our_method_never_changes_a_verdict_on_the_paper_and_has_its_own_section():
-    """An aRIM better than every paper method at everything: the paper's statements are judged among its three
-    methods only, and ours appears in the 'beyond the paper' table."""
+def test_our_method_has_its_own_section():
+    """Ours beside the paper's RIM and the MLE in its own 'beyond the paper' table (the register never sees it:
+    test_evidence_holds_the_paper_methods_only)."""
     cv = {"mle": (40, 12, 2), "resnet": (20, 8, 1.8), "rim": (10, 5, 1.5)}
-    paper_like = fake_montecarlo(cv, {"mle": 2, "resnet": 4, "rim": 3})
     with_ours = fake_montecarlo({**cv, "arim": (1, 1, 1)}, {"mle": 2, "resnet": 4, "rim": 3, "arim": 0.1})
-    assert not all(c.holds for c in report.simulation_claims(with_ours, with_ours.replace({"B": "T2"})))
-    ours_filtered = report.paper_methods(with_ours)
-    verdicts = [c.holds for c in report.simulation_claims(ours_filtered, ours_filtered.replace({"B": "T2"}))]
-    assert verdicts == [c.holds for c in report.simulation_claims(paper_like, paper_like.replace({"B": "T2"}))]
     timing = pd.DataFrame({"method": ["mle", "rim", "resnet", "arim"], "seconds": [2.0, 0.25, 0.4, 0.3],
                            "paper_seconds": [575.0, 3.8, 27.0, None], "matrix": "256x256", "n_images": 31})
     table = report.ours_table(with_ours, with_ours.replace({"B": "T2"}), {}, timing)
@@ -94,6 +95,6 @@ def test_our_method_never_changes_a_verdict_on_the_paper_and_has_its_own_section
     assert table.loc[("Monte Carlo T1, SNR 3", "median CV (%)"), "aRIM (ours)"] == 1
     assert table.loc[("time per slice (256x256 x 31)", "seconds"), "aRIM (ours)"] == 0.3
     budget = pd.read_csv(REPO / "studies" / "rim-budget" / "quality.csv")
-    text = report.render([], report.headline_table(with_ours), {}, [], {}, pd.DataFrame(), table, budget)
+    text = report.render((), {}, report.headline_table(with_ours), {}, [], {}, pd.DataFrame(), table, budget)
     assert "Beyond the paper: our any-protocol RIM" in text and "is it the training budget" in text
     assert "RIM mean" in text and "T1 change without gradient" in text

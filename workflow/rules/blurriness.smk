@@ -29,6 +29,9 @@ rule blurriness_figure:
     output:
         png=report("results/figures/fig3_blurriness.png", caption="../report/blurriness.rst", category="Simulations"),
         pdf="results/figures/fig3_blurriness.pdf",
+    params:
+        title=f"Blurriness (section 5.1.2), {protocol_words(TIMING_PROTOCOL)}, SNR {config['blurriness']['snr']:g}, "
+        f"C = {config['blurriness']['repetitions']}",
     log:
         "logs/figures/fig3_blurriness.log",
     resources:

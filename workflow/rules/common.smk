@@ -79,13 +79,18 @@ PAPER_INVIVO_FIGURES = {
 }
 
 
+def protocol_words(name):
+    """A protocol as a figure names it: "t1-31 (31 TIs)"."""
+    protocol = PROTOCOLS[name]
+    return f"{name} ({len(protocol['tau_ms'])} {'TIs' if protocol['task'] == 't1' else 'preparation times'})"
+
+
 def invivo_title(dataset, spec, view):
-    """A figure title that names the dataset and its protocol as config.yaml defines them."""
-    protocol = PROTOCOLS[spec["protocol"]]
-    images = f"{len(protocol['tau_ms'])} {'TIs' if protocol['task'] == 't1' else 'preparation times'}"
+    """A figure title that names the dataset, its protocol as config.yaml defines them, and its SNR and scans."""
     what = {"maps": "maps of volunteer 1, scan 1", "repeatability": "repeated scans and pixel-wise CV",
             "real": "real repeated scans of volunteer 1, CV over the head mask"}[view]
-    return f"{dataset} ({spec['protocol']}, {images}): {what}"
+    noise = f", SNR {spec['snr']:g}, {config['invivo']['scans']} scans" if "snr" in spec else ""
+    return f"{dataset} ({protocol_words(spec['protocol'])}{noise}): {what}"
 
 
 #: figure name -> the in-vivo arrays it shows, the view and its title (simulated volunteers, then real datasets)
@@ -144,13 +149,25 @@ def fits_of(experiment, dataset, protocol):
     return {method: fit_path(experiment, dataset, method, protocol) for method in FIT_METHODS}
 
 
-#: section 5.4: (T1 dataset, model) -> fit file: the MLE and the dataset's own ResNet, then every T1 protocol's RIM
+#: the T1 phantom datasets: figure 9a maps them with every T1 RIM too
+T1_PHANTOMS = [d for d, spec in PHANTOMS.items() if PROTOCOLS[spec["protocol"]]["task"] == "t1"]
+
+
+def generalisation_fits(experiment, dataset, protocol):
+    """``{"experiment|dataset|model": fit file}`` of section 5.4 for one T1 dataset: the MLE, the dataset's own
+    ResNet, every T1 protocol's RIM and ours."""
+    models = [("mle", "mle", None), ("resnet", "resnet", protocol)] + [(f"rim {p}", "rim", p) for p in T1_PROTOCOLS]
+    models += [(m, m, None) for m in FIT_METHODS if m in OUR_METHODS]
+    return {f"{experiment}|{dataset}|{model}": fit_path(experiment, dataset, method, p) for model, method, p in models}
+
+
+#: section 5.4: every T1 dataset of the volunteers and the phantoms
 GENERALISATION_FITS = {
-    f"{d}|{model}": fit_path("invivo", d, method, protocol)
-    for d in T1_DATASETS
-    for model, method, protocol in [("mle", "mle", None), ("resnet", "resnet", INVIVO[d]["protocol"])]
-    + [(f"rim {p}", "rim", p) for p in T1_PROTOCOLS]
-    + [(m, m, None) for m in FIT_METHODS if m in OUR_METHODS]
+    key: path
+    for experiment, datasets in (("invivo", {d: INVIVO[d] for d in T1_DATASETS}),
+                                 ("phantom", {d: PHANTOMS[d] for d in T1_PHANTOMS}))
+    for d, spec in datasets.items()
+    for key, path in generalisation_fits(experiment, d, spec["protocol"]).items()
 }
 
 

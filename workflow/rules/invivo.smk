@@ -1,4 +1,5 @@
-# Section 5.3: test-retest on volunteers (figures 5, 6, 8) and section 5.4: generalisability (figure 9).
+# Section 5.3: test-retest on volunteers (figures 5, 6, 8) and section 5.4: generalisability (figure 9, volunteers
+# and the T1 phantom).
 
 
 rule invivo:
@@ -65,10 +66,11 @@ rule generalisation:
     input:
         unpack(test_brain),
         fits=GENERALISATION_FITS.values(),
+        sessions=[f for d in T1_PHANTOMS for f in phantom_sessions(d)],
     output:
         "results/generalisation/generalisation.csv",
     params:
-        study=study("invivo"),
+        study=study("invivo", "phantom"),
         fits=GENERALISATION_FITS,
     log:
         "logs/generalisation.log",

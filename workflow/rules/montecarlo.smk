@@ -33,7 +33,8 @@ rule montecarlo_figure:
     wildcard_constraints:
         figure="|".join(MONTECARLO_FIGURES),
     params:
-        title=lambda w: f"Monte Carlo, {MONTECARLO_FIGURES[w.figure]}: per-pixel metrics over the brain",
+        title=lambda w: f"Monte Carlo, unseen slice, {protocol_words(MONTECARLO_FIGURES[w.figure])}, "
+        f"C = {config['montecarlo']['repetitions']} noise realisations per SNR: per-pixel metrics over the brain",
     log:
         "logs/figures/{figure}.log",
     resources:

@@ -1,4 +1,4 @@
-# The reproduction report: the paper's statements next to ours (results/report/reproduction.md).
+# The reproduction report: every statement of the paper's register judged on this run (results/report/reproduction.md).
 
 
 rule report:
@@ -9,6 +9,9 @@ rule report:
         blurriness="results/blurriness/blurriness.csv",
         sharpness="results/sharpness/iv-t1.csv",
         phantom=expand("results/phantom/{phantom}.csv", phantom=PHANTOMS),
+        invivo=expand("results/invivo/{dataset}.npz", dataset=INVIVO),
+        invivo_real=expand("results/invivo_real/{real}.npz", real=REAL_INVIVO),
+        generalisation="results/generalisation/generalisation.csv",
         figures=ALL_FIGURES,
         models=expand("results/models/{method}/{protocol}.pt", method=METHODS, protocol=PROTOCOLS),
         budget="studies/rim-budget/quality.csv",

@@ -9,5 +9,5 @@ from qmri.paper.plots import blurriness, save_figure
 with logging_to(snakemake.log[0]):
     maps = load_arrays(snakemake.input.maps)
     placed = dict(zip(maps["names"].tolist(), maps["structures"]))
-    fig = blurriness(pd.read_csv(snakemake.input.table), maps["t1_e2"], placed)
+    fig = blurriness(pd.read_csv(snakemake.input.table), maps["t1_e2"], placed, snakemake.params.title)
     save_figure(fig, snakemake.output.png, snakemake.output.pdf)

@@ -1,8 +1,9 @@
-"""Write the reproduction report from the experiment tables."""
+"""Write the reproduction report: the paper's claims register judged on the experiment tables and arrays."""
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from qmri import __version__
@@ -10,33 +11,38 @@ from qmri.data.io import atomic_path
 from qmri.estimators.networks.checkpoint import load_model
 from qmri.logs import logging_to
 from qmri.paper import report
-from qmri.paper.sharpness import paired_tests
+from qmri.paper.audit import evidence
+from qmri.paper.audit.register import CLAIMS, judge_all
 from qmri.provenance import git_revision, hardware
 
 with logging_to(snakemake.log[0]) as log:
-    inp = snakemake.input
+    inp, config = snakemake.input, snakemake.params.config
     t1, t2 = pd.read_csv(inp.montecarlo_t1), pd.read_csv(inp.montecarlo_t2)
-    timing, blurriness = pd.read_csv(inp.timing), pd.read_csv(inp.blurriness)
+    timing = pd.read_csv(inp.timing)
     phantoms = {Path(f).stem: pd.read_csv(f) for f in inp.phantom}
-    paper = report.paper_methods  # the paper's statements are judged among its three methods
-    claims = (report.simulation_claims(paper(t1), paper(t2)) + report.blurriness_claims(paper(blurriness))
-              + report.timing_claims(paper(timing))
-              + report.sharpness_claims(paired_tests(paper(pd.read_csv(inp.sharpness))))
-              + report.phantom_claims({d: paper(t) for d, t in phantoms.items()}))
+    found = evidence.load({"t1": inp.montecarlo_t1, "t2": inp.montecarlo_t2}, inp.blurriness, inp.timing,
+                          inp.phantom, inp.sharpness, inp.invivo, inp.generalisation)
+    verdicts = judge_all(found)
+    invivo = {Path(f).stem: dict(np.load(f)) for f in [*inp.invivo, *inp.invivo_real]}
+    tables = {"Volunteers (section 6.3): repeatability and outliers": report.volunteer_table(invivo),
+              "Generalisability (section 6.4, fig. 9): median CV of T1 (%)":
+                  report.generalisation_summary(pd.read_csv(inp.generalisation))}
     ours = report.ours_table(t1, t2, phantoms, timing) if "arim" in set(t1["method"]) else None
-    out_dir = Path(snakemake.output[0]).parent
     context = {
         "qmri version": __version__,
         "git revision": git_revision(),
         "timing hardware": timing["hardware"].iloc[0],
         "report written on": hardware(),
-        "Monte Carlo": f"{snakemake.params.config['montecarlo']['repetitions']} noise realisations per SNR "
-        f"(paper: 100); brain anatomy source: {snakemake.params.config['brains']['source']}",
+        "Monte Carlo": f"{config['montecarlo']['repetitions']} noise realisations per SNR (paper: 100); brain "
+        f"anatomy source: {config['brains']['source']}",
+        "simulated volunteers": f"{config['invivo']['volunteers']} x {config['invivo']['scans']} scans, tissue "
+        f"values: {config['invivo'].get('tissues', 'table1')}",
     }
+    out_dir = Path(snakemake.output[0]).parent
     figures = [os.path.relpath(f, out_dir) for f in inp.figures]
     models = report.training_table([load_model(path)[1] for path in inp.models])
-    text = report.render(claims, report.headline_table(t1), context, figures, snakemake.params.config, models, ours,
-                         pd.read_csv(inp.budget))
-    log.info("%d claims, %d disagree", len(claims), sum(c.holds is False for c in claims))
+    text = report.render(CLAIMS, verdicts, report.headline_table(t1), context, figures, config, models, ours,
+                         pd.read_csv(inp.budget), tables)
+    log.info("%d claims: %s", len(CLAIMS), report.counts(list(verdicts.values())))
     with atomic_path(snakemake.output[0]) as tmp:
         Path(tmp).write_text(text)

@@ -122,8 +122,9 @@ def blurriness_table(truth: Truth, estimates: dict[str, np.ndarray]) -> tuple[pd
     """Return ``(table, structure masks, E2 truth)`` from each method's maps ``(2, C, Q, H, W)`` of ``acquisitions``:
     per method, structure, region and scenario, T1 metrics.
 
-    The table has the median and SD over the region of the per-pixel relative bias and CV (percent),
-    and for E2 rows the t-test p-values against E1.
+    The table has the median, SD and range over the region of the per-pixel relative bias and CV (percent),
+    the mean, SD and count of the pooled per-estimate relative errors (the t-test's samples, so equivalence
+    tests can be run on them), and for E2 rows the t-test p-values against E1.
     """
     cases, placed = scenarios(truth)
     t1 = truth.model.index("T1")
@@ -140,8 +141,10 @@ def blurriness_table(truth: Truth, estimates: dict[str, np.ndarray]) -> tuple[pd
                     per[name] = (errors, cv)
                     rows.append({"method": method, "structure": s.name, "region": region_name, "scenario": name,
                                  "pixels": int(region.sum()), "rb_median": float(np.median(rb)),
-                                 "rb_sd": float(rb.std()), "cv_median": float(np.median(cv)),
-                                 "cv_sd": float(cv.std())})
+                                 "rb_sd": float(rb.std()), "rb_min": float(rb.min()), "rb_max": float(rb.max()),
+                                 "cv_median": float(np.median(cv)), "cv_sd": float(cv.std()),
+                                 "error_mean": float(errors.mean()), "error_sd": float(errors.std(ddof=1)),
+                                 "error_n": int(errors.size)})
                 rows[-1]["p_rb"] = float(stats.ttest_ind(per["E1"][0], per["E2"][0]).pvalue)
                 rows[-1]["p_cv"] = (float(stats.ttest_ind(per["E1"][1], per["E2"][1], equal_var=False).pvalue)
                                     if region.sum() > 1 else float("nan"))

@@ -51,8 +51,9 @@ def montecarlo_truth(study: Study, brain: BrainModel, dataset: str) -> Truth:
 
 def volunteers(study: Study, brain: BrainModel, task: str) -> list[Truth]:
     """Return the simulated volunteers (the same people in every dataset and rule)."""
-    return invivo.volunteers(brain, model_for_task(task), study.trainset, study.seed,
-                             study.config["invivo"]["volunteers"], **study.geometry)
+    spec = study.config["invivo"]
+    return invivo.volunteers(brain, model_for_task(task), study.trainset, study.seed, spec["volunteers"],
+                             **study.geometry, tissues=spec.get("tissues", "means"))
 
 
 def phantom_scans(study: Study, dataset: str) -> Scans:

@@ -27,20 +27,29 @@ from qmri.paper.simulate import TrainsetSettings, Truth, draw_slice, sigma_for_s
 from qmri.paper.study import Protocol
 from qmri.physics.signal import SignalModel
 
+#: how simulated volunteers get their tissue values: Table 1's means (people's GM/WM contrast) or a draw per person
+TISSUE_VALUES = ("means", "drawn")
+
 
 def volunteers(brain: BrainModel, model: SignalModel, settings: TrainsetSettings, seed: int, count: int,
-               size: int = 256, pixel_mm: float = 0.82) -> list[Truth]:
-    """Return ``count`` volunteers: test slices spread over the held-out slab, each with its own parameters.
+               size: int = 256, pixel_mm: float = 0.82, tissues: str = "means") -> list[Truth]:
+    """Return ``count`` volunteers: test slices spread over the held-out slab.
 
     Volunteer k takes the test slice at quantile (k + 1) / (count + 1) and a generator seeded
     ``[seed, k]``, so every dataset (T1, T1 noisy, T2) of a volunteer shows the same "person".
+    ``tissues`` "means": every tissue at Table 1's mean with the voxel-wise spread of the training data
+    (``voxel_cv``), so GM/WM contrast is that of people (GM T1 1400 ms, WM 780 ms); "drawn": one draw of
+    Table 1 per volunteer as for a training subject (GM may then fall below WM).
     """
+    if tissues not in TISSUE_VALUES:
+        raise ValueError(f"invivo tissues must be one of {', '.join(TISSUE_VALUES)}, not {tissues!r}")
     if not brain.test_slices:
         raise ValueError(f"brain model {brain.name} has no test slices")
     found = []
     for k in range(count):
         index = brain.test_slices[int(len(brain.test_slices) * (k + 1) / (count + 1))]
-        labels, kappa = draw_slice(brain, index, settings, np.random.default_rng([seed, k]), size, pixel_mm)
+        labels, kappa = draw_slice(brain, index, settings, np.random.default_rng([seed, k]), size, pixel_mm,
+                                   tissues == "drawn")
         found.append(Truth(model, task_kappa(kappa, model)[0].astype(np.float64), labels[0]))
     return found
 
@@ -128,17 +137,40 @@ def map_real(images: np.ndarray, masks: np.ndarray, estimators: dict[str, Estima
     return {name: maps.astype(np.float32) for name, maps in fit_all(real_acquisitions(images, masks), estimators).items()}
 
 
+def pixel_cvs(maps: dict[str, np.ndarray], region: np.ndarray, parameter: int) -> dict[str, np.ndarray]:
+    """Return ``{model: per-pixel CV (%)}`` over ``region`` of one parameter from each model's repeated maps
+    ``(C, Q, ...)``, the pixels in the same order for every model."""
+    return {model: coefficient_of_variation(m[:, parameter][:, region]) for model, m in maps.items()}
+
+
+def generalisation_rows(dataset: str, protocol: Protocol, subject: str, cvs: dict[str, np.ndarray]) -> list[dict]:
+    """Return section 5.4's rows of one subject (a volunteer or a phantom) of one T1 dataset: per model the median
+    T1 CV (%) over the tissues of interest, and for every model the mean, SD and count of its per-pixel CV minus that
+    of the RIM trained for the dataset's protocol (the paired samples of an equivalence test)."""
+    own = cvs.get(f"rim {protocol.name}")
+    rows = []
+    for model, cv in cvs.items():
+        row = {"dataset": dataset, "protocol": protocol.name, "n_tau": len(protocol.tau_ms), "subject": subject,
+               "model": model, "median_cv_t1": float(np.nanmedian(cv))}
+        if own is not None:
+            diff = cv - own
+            diff = diff[np.isfinite(diff)]
+            row |= {"cv_minus_own_mean": float(diff.mean()), "cv_minus_own_sd": float(diff.std(ddof=1)),
+                    "pixels": int(diff.size)}
+        rows.append(row)
+    return rows
+
+
 def generalisation_table(volunteer_truths: list[Truth], datasets: dict[str, Protocol],
                          estimates: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
-    """Return section 5.4's table: per T1 dataset (name -> its protocol), volunteer and model, the median T1 CV (%)
-    over the tissues of interest (GM and WM), from ``estimates[dataset][model]`` maps ``(V, scans, Q, H, W)``."""
+    """Return section 5.4's table for the volunteers (``generalisation_rows``): per T1 dataset (name -> its
+    protocol) and volunteer, every model's maps ``estimates[dataset][model]`` ``(V, scans, Q, H, W)`` over the
+    tissues of interest (GM and WM)."""
     rows = []
     for dataset, protocol in datasets.items():
         arrays = test_retest_arrays(volunteer_truths, estimates[dataset])
         for k in range(len(volunteer_truths)):
             tissue = np.isin(arrays["labels"][k], (T.GM, T.WM))  # the paper's "tissues of interest"
-            for model in estimates[dataset]:
-                rows.append({"dataset": dataset, "protocol": protocol.name, "n_tau": len(protocol.tau_ms),
-                             "volunteer": k + 1, "model": model,
-                             "median_cv_t1": median_cv(arrays[model][k], tissue, 2)})
+            cvs = pixel_cvs({model: arrays[model][k] for model in estimates[dataset]}, tissue, 2)
+            rows += generalisation_rows(dataset, protocol, f"volunteer {k + 1}", cvs)
     return pd.DataFrame(rows)

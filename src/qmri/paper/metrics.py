@@ -44,3 +44,16 @@ def pixel_metrics(estimates: np.ndarray, truth: np.ndarray, region: np.ndarray) 
     """
     est = estimates[:, :, region]  # shape (C, Q, P)
     return {"rb": relative_bias(est, truth[:, region]), "cv": coefficient_of_variation(est)}
+
+
+#: an estimate more than this far off the truth (relative) is an outlier (figures 5, 6 and the audit)
+OUTLIER_TOLERANCE = 0.5
+
+
+def outliers(estimate: np.ndarray, truth: np.ndarray, region: np.ndarray, tolerance: float = OUTLIER_TOLERANCE
+             ) -> np.ndarray:
+    """Return the pixels of ``region`` whose estimate is off the truth by more than ``tolerance`` (relative), or
+    not finite: the paper's "estimation outliers" (fig. 5 arrows), counted against the simulated truth."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = np.abs(estimate / truth - 1) > tolerance
+    return region & (off | ~np.isfinite(estimate))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import matplotlib
 
@@ -13,6 +14,8 @@ import pandas as pd  # noqa: E402
 
 from qmri.data.io import atomic_path  # noqa: E402
 from qmri.paper import tissues as T  # noqa: E402
+from qmri.paper.blurriness import regions  # noqa: E402
+from qmri.paper.metrics import coefficient_of_variation, outliers  # noqa: E402
 from qmri.paper.naming import METHOD_COLOURS, METHOD_NAMES  # noqa: E402
 
 
@@ -83,19 +86,23 @@ def loss_curve(log: pd.DataFrame, title: str) -> plt.Figure:
 METRIC_NAMES = {"rb": "Relative bias (%)", "cv": "Coefficient of variation (%)"}
 
 
-def _axis_limits(stats: pd.DataFrame) -> tuple[float, float]:
-    """Return y-limits that show every box whole and whiskers up to 1.5 box heights beyond them."""
-    lo, hi = stats["q1"].min(), stats["q3"].max()
-    span = max(hi - lo, 1e-3)
-    return max(stats["min"].min(), lo - 1.5 * span), min(stats["max"].max(), hi + 1.5 * span)
+def _full_range_axis(ax: plt.Axes, stats: pd.DataFrame) -> None:
+    """Fit the y axis to every whisker of ``stats`` whole (minimum to maximum, as the paper's): linear, or a
+    symmetric log axis that stays linear over the boxes when the extremes lie more than 20 box heights away."""
+    span = max(stats["q3"].max() - stats["q1"].min(), 1e-3)
+    lo, hi = stats["min"].min(), stats["max"].max()
+    if hi - lo > 20 * span:
+        ax.set_yscale("symlog", linthresh=span)
+    pad = 0.05 * (hi - lo) if hi - lo <= 20 * span else 0.0
+    ax.set_ylim(lo - pad - 0.05 * span, hi + pad + 0.05 * span)
 
 
 def noise_robustness(summary: pd.DataFrame, title: str) -> plt.Figure:
     """Return figure 2 / A1: box plots of per-pixel relative bias (top) and CV (bottom) against SNR.
 
     ``summary`` holds the rows of ``qmri.paper.montecarlo.noise_robustness``. Boxes are quartiles with a
-    line at the median and whiskers at the minimum and maximum over the brain, as in the paper;
-    whiskers that leave the axis are cut at its edge, the true extremes stay in the CSV.
+    line at the median and whiskers at the minimum and maximum over the brain, as in the paper, shown whole
+    (``_full_range_axis``).
     """
     params = list(dict.fromkeys(summary["parameter"]))
     methods = [m for m in METHOD_NAMES if m in set(summary["method"])]
@@ -116,36 +123,56 @@ def noise_robustness(summary: pd.DataFrame, title: str) -> plt.Figure:
                        medianprops={"color": "k"}, whiskerprops={"color": colour}, capprops={"color": colour})
             if metric == "rb":
                 ax.axhline(0, color="0.5", lw=0.8, zorder=0)
-            ax.set_ylim(*_axis_limits(part))
+            _full_range_axis(ax, part)
             ax.set_xticks(np.arange(len(snrs)), [f"{s:g}" for s in snrs])
             ax.set_xlabel("SNR")
             ax.set_title(f"{param}: {METRIC_NAMES[metric].split(' (')[0].lower()}")
             if col == 0:
                 ax.set_ylabel(METRIC_NAMES[metric])
     handles = [plt.Rectangle((0, 0), 1, 1, color=METHOD_COLOURS[m], alpha=0.6) for m in methods]
-    fig.legend(handles, [METHOD_NAMES[m] for m in methods], loc="outside upper right", ncol=len(methods))
+    fig.legend(handles, [METHOD_NAMES[m] for m in methods], loc="outside lower center", ncol=len(methods))
     fig.suptitle(title)
     return fig
 
 
-def blurriness(table: pd.DataFrame, t1_e2: np.ndarray, placed: dict[str, np.ndarray]) -> plt.Figure:
-    """Return figure 3: the E2 T1 map with its structures, and T1 relative bias and CV per region.
+#: half side (pixels) of the zoom on each blurriness structure (fig. 3b-c)
+ZOOM_HALF_PX = 7
 
-    Bars are medians over the region, error bars SDs; E1 hatched, E2 solid; a star marks E2 rows whose
-    t-test against E1 gives p < 0.05 (``qmri.paper.blurriness``).
+
+def blurriness(table: pd.DataFrame, t1_e2: np.ndarray, placed: dict[str, np.ndarray], title: str = "Blurriness"
+               ) -> plt.Figure:
+    """Return figure 3: the E2 T1 map with its structures (a), a zoom on each with its Structure and
+    Neighbourhood regions (b-c), and T1 relative bias and CV per region (d-g).
+
+    Bars are medians over the region, error bars SDs; E1 hatched, E2 solid; * and ** mark E2 rows whose
+    t-test against E1 gives p < 0.05 and p < 0.01 (``qmri.paper.blurriness``).
     """
-    fig = plt.figure(figsize=(15, 6.5), layout="constrained")
+    fig = plt.figure(figsize=(15, 8), layout="constrained")
     grid = fig.add_gridspec(2, 3, width_ratios=[1.1, 1, 1])
-    ax = fig.add_subplot(grid[:, 0])
+    ax = fig.add_subplot(grid[0, 0])
     im = ax.imshow(t1_e2.T, cmap="gray", vmin=0, vmax=2500, origin="lower")
     for k, mask in enumerate(placed.values(), start=1):
         ys, xs = np.nonzero(mask)
         ax.add_patch(plt.Rectangle((ys.min() - 4, xs.min() - 4), np.ptp(ys) + 8, np.ptp(xs) + 8, fill=False,
                                    ec="#ff7f0e", lw=1.2))
         ax.text(ys.max() + 6, xs.max() + 6, str(k), color="#ff7f0e", fontsize=11, weight="bold")
-    ax.set_title("E2 ground truth T1 with structures 1-4")
+    ax.set_title("a) E2 ground truth T1 with structures 1-4", fontsize=10)
     ax.axis("off")
     fig.colorbar(im, ax=ax, shrink=0.7, label="T1 (ms)")
+    zooms = grid[1, 0].subgridspec(2, 2)
+    for k, (name, mask) in enumerate(placed.items()):
+        zax = fig.add_subplot(zooms[k // 2, k % 2])
+        xs, ys = np.nonzero(mask)
+        cx, cy = int(np.median(xs)), int(np.median(ys))
+        window = (slice(max(cx - ZOOM_HALF_PX, 0), cx + ZOOM_HALF_PX + 1),
+                  slice(max(cy - ZOOM_HALF_PX, 0), cy + ZOOM_HALF_PX + 1))
+        zax.imshow(t1_e2[window].T, cmap="gray", vmin=0, vmax=2500, origin="lower", interpolation="nearest")
+        overlay = np.zeros((*t1_e2[window].shape, 4))
+        for colour, region in zip(("#1f77b4", "#d62728"), regions(mask).values()):
+            overlay[region[window]] = matplotlib.colors.to_rgba(colour, 0.55)
+        zax.imshow(overlay.transpose(1, 0, 2), origin="lower", interpolation="nearest")
+        zax.set_title(f"{'bc'[k // 2]}) {k + 1}: {name}", fontsize=8)
+        zax.axis("off")
     structures = list(placed)
     methods = [m for m in METHOD_NAMES if m in set(table["method"])]
     width = 0.8 / (2 * len(methods))
@@ -166,19 +193,19 @@ def blurriness(table: pd.DataFrame, t1_e2: np.ndarray, placed: dict[str, np.ndar
                         top = rows[f"{metric}_median"] + rows[f"{metric}_sd"]
                         for xi, ti, p in zip(x, top, rows[f"p_{metric}"]):
                             if p < 0.05:
-                                ax.text(xi, ti, "*", ha="center", va="bottom", fontsize=11)
+                                ax.text(xi, ti, "**" if p < 0.01 else "*", ha="center", va="bottom", fontsize=11)
             if metric == "rb":
                 ax.axhline(0, color="0.5", lw=0.8)
             ax.set_xticks(np.arange(len(structures)), [f"{k}" for k in range(1, len(structures) + 1)])
             ax.set_xlabel("structure")
             ax.set_ylabel(f"T1 {METRIC_NAMES[metric]}")
-            ax.set_title(f"{region}: {METRIC_NAMES[metric].split(' (')[0].lower()}")
+            ax.set_title(f"{'dfeg'[2 * row + col]}) {region}: {METRIC_NAMES[metric].split(' (')[0].lower()}")
     handles = [plt.Rectangle((0, 0), 1, 1, color=METHOD_COLOURS[m], alpha=0.9) for m in methods]
     handles += [plt.Rectangle((0, 0), 1, 1, fc="white", ec="k", hatch="//"), plt.Rectangle((0, 0), 1, 1, fc="0.5")]
     fig.legend(handles, [METHOD_NAMES[m] for m in methods] + ["E1 (original)", "E2 (structures)"],
                loc="outside lower center", ncol=len(methods) + 2)
-    fig.suptitle("Blurriness (section 5.1.2): " + "; ".join(f"{k} {s}" for k, s in enumerate(structures, 1))
-                 + "   (* p < 0.05, E2 vs E1)", fontsize=10)
+    fig.suptitle(f"{title}: " + "; ".join(f"{k} {s}" for k, s in enumerate(structures, 1))
+                 + "\nzooms: structure blue, Neighbourhood red; * p < 0.05, ** p < 0.01 (t-test E2 vs E1)", fontsize=10)
     return fig
 
 
@@ -202,44 +229,82 @@ def _agreement(ax: plt.Axes, reference: np.ndarray, other: np.ndarray, names: tu
     ax.set_aspect("equal")
 
 
-def outliers(estimate: np.ndarray, truth: np.ndarray, brain: np.ndarray, tolerance: float = 0.5) -> np.ndarray:
-    """Return brain pixels whose estimate is off the truth by more than ``tolerance`` (relative), or not finite."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        off = np.abs(estimate / truth - 1) > tolerance
-    return brain & (off | ~np.isfinite(estimate))
+def _zoom_box(brain: np.ndarray, size: int) -> tuple[slice, slice]:
+    """Return the ``size``-pixel square around the brain's centre (the detail of figure 5d-f)."""
+    xs, ys = np.nonzero(brain)
+    cx, cy = int(np.median(xs)), int(np.median(ys))
+    half = size // 2
+    x0 = min(max(cx - half, 0), brain.shape[0] - size)
+    y0 = min(max(cy - half, 0), brain.shape[1] - size)
+    return slice(x0, x0 + size), slice(y0, y0 + size)
+
+
+def _maps_rows(fig: plt.Figure, axes: np.ndarray, maps: dict[str, np.ndarray], brain: np.ndarray,
+               truth: np.ndarray, name: str, unit: str, limit: float, letters: Iterator[str],
+               zoom: tuple[slice, slice] | None) -> None:
+    """Draw the maps row (outliers marked), the zoom row if ``zoom``, the difference row and the agreement row
+    of figures 5 and 8 at colour scale ``limit``, each panel titled with the next of ``letters``; ``maps`` are
+    volunteer 1 scan 1 per method (H, W)."""
+    methods = list(maps)
+    reference = maps["mle"]
+    row = iter(range(axes.shape[0]))
+    top = next(row)
+    for k, method in enumerate(methods):
+        bad = outliers(maps[method], truth, brain)
+        im = _map_panel(axes[top, k], maps[method], "", 0, limit)
+        ys, xs = np.nonzero(bad)
+        axes[top, k].scatter(ys, xs, s=2, c="#00e5ff", marker="s", lw=0)
+        axes[top, k].set_title(f"{next(letters)}) {METHOD_NAMES[method]} {name} (0-{limit:g} {unit}): {bad.sum()} "
+                               "outliers (cyan)", fontsize=9)
+    fig.colorbar(im, ax=axes[top, len(methods) - 1], shrink=0.7, label=f"{name} ({unit})")
+    if zoom is not None:
+        zrow = next(row)
+        for k, method in enumerate(methods):
+            im = _map_panel(axes[zrow, k], maps[method][zoom], f"{next(letters)}) detail", 0, limit)
+            bad = outliers(maps[method], truth, brain)[zoom]
+            ys, xs = np.nonzero(bad)
+            axes[zrow, k].scatter(ys, xs, s=14, facecolors="none", edgecolors="#00e5ff", lw=0.8)
+        box = plt.Rectangle((zoom[0].start, zoom[1].start), zoom[0].stop - zoom[0].start,
+                            zoom[1].stop - zoom[1].start, fill=False, ec="#1f77b4", lw=1.2)
+        axes[top, 0].add_patch(box)
+    drow, arow = next(row), next(row)
+    for ax in (axes[drow, 0], axes[arow, 0]):
+        ax.axis("off")
+    axes[drow, 0].text(0.0, 0.5, "Outliers: brain pixels more than\n50 % off the simulated truth,\nor not finite. "
+                       "Differences and\nagreement over the brain.", fontsize=9, va="center")
+    for k, method in enumerate(methods[1:], start=1):
+        diff = np.where(brain, maps[method] - reference, np.nan)
+        d = _map_panel(axes[drow, k], diff, f"{next(letters)}) {METHOD_NAMES[method]} - MLE (+-{0.2 * limit:g} "
+                       f"{unit})", -0.2 * limit, 0.2 * limit, "RdBu_r")
+        fig.colorbar(d, ax=axes[drow, k], shrink=0.7, label=f"{name} difference ({unit})")
+    for k, method in enumerate(methods[1:], start=1):
+        _agreement(axes[arow, k], reference[brain], maps[method][brain], ("MLE", METHOD_NAMES[method]), limit, unit)
+        axes[arow, k].set_title(f"{next(letters)}) {axes[arow, k].get_title()}", fontsize=9)
 
 
 def invivo_maps(maps: dict[str, np.ndarray], labels: np.ndarray, truth: np.ndarray, parameter: int, name: str,
-                unit: str, limit: float, title: str) -> plt.Figure:
-    """Return figures 5 and 8: maps of volunteer 1 scan 1 per method, outliers, and agreement with the MLE.
+                unit: str, limit: float, title: str, wide_limit: float | None = None, zoom_px: int | None = None
+                ) -> plt.Figure:
+    """Return figures 5 and 8: volunteer 1 scan 1 per method with its outliers, a detail (``zoom_px`` square
+    around the brain's centre: fig. 5d-f), differences to the MLE and agreement with it; with ``wide_limit`` the
+    same again at that scale (fig. 8h-o: CSF and T2 above 750 ms).
 
     ``maps`` holds each method's ``(V, C, Q, H, W)`` array, ``truth`` the volunteers' ``(V, Q, H, W)``.
     """
     methods = [m for m in METHOD_NAMES if m in maps]
     brain = np.isin(labels[0], T.BRAIN_LABELS)
-    # rows: maps, differences to the MLE, agreement with the MLE; one column per method
-    fig, axes = plt.subplots(3, len(methods), figsize=(4.2 * len(methods), 12.6), layout="constrained")
-    reference = maps["mle"][0, 0, parameter]
-    for k, method in enumerate(methods):
-        image = maps[method][0, 0, parameter]
-        im = _map_panel(axes[0, k], image, f"{METHOD_NAMES[method]} {name}", 0, limit)
-        bad = outliers(image, truth[0, parameter], brain)
-        ys, xs = np.nonzero(bad)
-        axes[0, k].scatter(ys, xs, s=2, c="#00e5ff", marker="s", lw=0)
-        axes[0, k].set_title(f"{METHOD_NAMES[method]} {name}: {bad.sum()} outliers (cyan)", fontsize=10)
-        if method != "mle":
-            diff = np.where(brain, image - reference, np.nan)
-            d = _map_panel(axes[1, k], diff, f"{METHOD_NAMES[method]} - MLE", -0.2 * limit, 0.2 * limit, "RdBu_r")
-            fig.colorbar(d, ax=axes[1, k], shrink=0.7, label=f"{name} difference ({unit})")
-    fig.colorbar(im, ax=axes[0, len(methods) - 1], shrink=0.7, label=f"{name} ({unit})")
-    axes[1, 0].axis("off")
-    axes[1, 0].text(0.05, 0.5, "Outliers: brain pixels more than 50 %\noff the simulated truth, or not\n"
-                    "finite. Differences over the brain.", fontsize=10, va="center")
-    axes[2, 0].axis("off")
-    for k, method in enumerate(methods):
-        if method != "mle":
-            _agreement(axes[2, k], reference[brain], maps[method][0, 0, parameter][brain],
-                       ("MLE", METHOD_NAMES[method]), limit, unit)
+    zoom = _zoom_box(brain, zoom_px) if zoom_px else None
+    scales = [(limit, zoom)] + ([(wide_limit, None)] if wide_limit else [])
+    rows = sum(3 + (z is not None) for _, z in scales)
+    fig, axes = plt.subplots(rows, len(methods), figsize=(4.2 * len(methods), 4.2 * rows), layout="constrained",
+                             squeeze=False)
+    first = {m: maps[m][0, 0, parameter] for m in methods}
+    start, letters = 0, iter("abcdefghijklmnopqrstuvwxyz")
+    for scale, z in scales:
+        height = 3 + (z is not None)
+        _maps_rows(fig, axes[start:start + height], first, brain, truth[0, parameter], name, unit, scale, letters,
+                   z)
+        start += height
     fig.suptitle(title)
     return fig
 
@@ -247,7 +312,6 @@ def invivo_maps(maps: dict[str, np.ndarray], labels: np.ndarray, truth: np.ndarr
 def invivo_repeatability(maps: dict[str, np.ndarray], brain: np.ndarray, parameter: int, name: str, unit: str,
                          limit: float, title: str) -> plt.Figure:
     """Return figure 6: volunteer 1's maps from scans 1 and 2 per method and the pixel-wise CV map over ``brain`` (H, W)."""
-    from qmri.paper.metrics import coefficient_of_variation
 
     methods = [m for m in METHOD_NAMES if m in maps]
     fig, axes = plt.subplots(len(methods), 3, figsize=(12, 4 * len(methods)), layout="constrained", squeeze=False)
@@ -265,9 +329,10 @@ def invivo_repeatability(maps: dict[str, np.ndarray], brain: np.ndarray, paramet
 
 
 def generalisation(table: pd.DataFrame) -> plt.Figure:
-    """Return figure 9: median CV of T1 per dataset and volunteer for MLE, the ResNet and the three RIMs (and ours,
-    one model for every protocol)."""
-    groups = table[["dataset", "n_tau", "volunteer"]].drop_duplicates().sort_values(["n_tau", "volunteer"])
+    """Return figure 9: median CV of T1 per dataset and subject (the phantom first, then the volunteers by their
+    number of TIs, as the paper's panels a-e) for MLE, the ResNet, every T1 RIM and ours."""
+    groups = table[["dataset", "n_tau", "subject"]].drop_duplicates()
+    groups = groups.assign(first=groups["subject"] != "phantom").sort_values(["first", "n_tau", "subject"])
     models = list(dict.fromkeys(table["model"]))
     rims = [m for m in models if m.startswith("rim")]
     shades = plt.cm.Reds(np.linspace(0.45, 0.95, len(rims)))
@@ -275,14 +340,14 @@ def generalisation(table: pd.DataFrame) -> plt.Figure:
     labels = {**METHOD_NAMES, "resnet": "ResNet (dataset's own)", **{m: m.replace("rim ", "RIM ") for m in rims}}
     fig, ax = plt.subplots(figsize=(2.2 * len(groups) + 2, 4.5), layout="constrained")
     width = 0.8 / len(models)
+    cell = table.set_index(["dataset", "subject", "model"])["median_cv_t1"]
     for k, model in enumerate(models):
-        values = [table[(table["dataset"] == g.dataset) & (table["volunteer"] == g.volunteer)
-                        & (table["model"] == model)]["median_cv_t1"].iloc[0] for g in groups.itertuples()]
+        values = [cell.get((g.dataset, g.subject, model), np.nan) for g in groups.itertuples()]
         ax.bar(np.arange(len(groups)) + (k - (len(models) - 1) / 2) * width, values, width, color=colours[model],
                label=labels[model])
-    ax.set_xticks(np.arange(len(groups)),
-                  [f"{g.dataset}\n({g.n_tau} TIs), volunteer {g.volunteer}" for g in groups.itertuples()], fontsize=8)
-    ax.set_ylabel("median CV of T1 over GM and WM (%)")
+    ax.set_xticks(np.arange(len(groups)), [f"{'abcdefghij'[i]}) {g.dataset} ({g.n_tau} TIs)\n{g.subject}"
+                                           for i, g in enumerate(groups.itertuples())], fontsize=8)
+    ax.set_ylabel("median CV of T1 (%)\nphantom spheres or GM and WM")
     ax.set_title("Generalisability (section 5.4): every T1 RIM on every T1 dataset")
     ax.legend(fontsize=8, ncol=2)
     return fig
@@ -315,7 +380,7 @@ def phantom(table: pd.DataFrame, arrays: dict[str, np.ndarray], parameter: str, 
                        capprops={"color": colour})
         inside = part[part["in_range"]]
         if len(inside):
-            ax.set_ylim(*_axis_limits(inside))
+            _full_range_axis(ax, inside)
         if metric == "rb":
             ax.axhline(0, color="0.5", lw=0.8, zorder=0)
         ax.set_xticks(np.arange(len(spheres)), [f"{v:.0f}" for v in spheres["nominal_ms"]], rotation=60)

@@ -104,13 +104,14 @@ def slice_labels(model: BrainModel, slice_index: int, size: int = 256, pixel_mm:
 
 
 def draw_slice(model: BrainModel, slice_index: int, settings: TrainsetSettings, rng: np.random.Generator,
-               size: int = 256, pixel_mm: float = 0.82) -> tuple[np.ndarray, np.ndarray]:
+               size: int = 256, pixel_mm: float = 0.82, tissue_draw: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(labels, kappa)`` of one whole test slice, ``(1, size, size)`` and ``(1, 4, size, size)``.
 
-    Parameters are drawn as for a training patch (section 4.2), so the slice is one more "subject".
+    Parameters are drawn as for a training patch (section 4.2), so the slice is one more "subject"
+    (``draw_parameters``; ``tissue_draw`` False: Table 1's tissue means with voxel-wise spread).
     """
     labels = slice_labels(model, slice_index, size, pixel_mm)[None]
-    kappa, _ = draw_parameters(labels, settings, rng)
+    kappa, _ = draw_parameters(labels, settings, rng, tissue_draw)
     return labels, kappa
 
 
@@ -157,11 +158,12 @@ def _standard_normal_within(limit: float, shape: tuple[int, ...], rng: np.random
     return z
 
 
-def draw_parameters(labels: np.ndarray, settings: TrainsetSettings, rng: np.random.Generator
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def draw_parameters(labels: np.ndarray, settings: TrainsetSettings, rng: np.random.Generator,
+                    tissue_draw: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(kappa, sigma)``: parameter patches ``(P, 4, H, W)`` and noise SDs ``(P,)``.
 
-    Per patch and tissue, A, T1 and T2 are drawn from Table 1 (truncated normal); each voxel
+    Per patch and tissue, A, T1 and T2 are drawn from Table 1 (truncated normal; with ``tissue_draw``
+    False every tissue takes Table 1's mean, as a typical person); each voxel
     then gets multiplicative Gaussian noise of SD ``voxel_cv`` (truncated at 3 SD). B is one
     value per patch, ``2 - |N(0, b_half_normal_sd)|``, with no voxel noise. The noise SD is
     log-uniform in ``[sigma_min, sigma_max]`` (SNR about 100 to 3). Background is A = T1 = T2 = 0.
@@ -172,7 +174,8 @@ def draw_parameters(labels: np.ndarray, settings: TrainsetSettings, rng: np.rand
     maps = []
     for name in ("A", "T1", "T2"):
         mean = np.broadcast_to(table[f"{name}_mean"], (p, n_labels))
-        per_tissue = np.where(mean > 0, _truncated_normal(mean, table[f"{name}_sd"], rng), 0.0)
+        drawn = _truncated_normal(mean, table[f"{name}_sd"], rng) if tissue_draw else mean
+        per_tissue = np.where(mean > 0, drawn, 0.0)
         tissue_map = np.take_along_axis(per_tissue, labels.reshape(p, -1), axis=1).reshape(labels.shape)
         voxel_noise = _standard_normal_within(3.0, labels.shape, rng)
         maps.append(tissue_map * (1.0 + settings.voxel_cv * voxel_noise))

@@ -72,3 +72,12 @@ def test_retest(scans: Scans, estimators: dict[str, Estimator], task: str, tau_m
                 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Return ``test_retest_table`` with every method fitted here (the pipeline fits each in a job of its own)."""
     return test_retest_table(scans, fit_all(scans.acquisitions(), estimators), task, tau_ms)
+
+
+def sphere_pixel_cvs(maps: dict[str, np.ndarray], scans: Scans, task: str) -> dict[str, np.ndarray]:
+    """Return ``{method: per-pixel CV (%)}`` of the relaxation time over the scans, the ROI pixels of every sphere
+    in sphere order, from each method's maps ``(C, Q, H, W)`` of ``scans`` (figure 9a: "phantom spheres")."""
+    parameter = model_for_task(task).param_names.index(TASK_PARAMETER[task])
+    offsets = scans.roi_offsets()
+    return {method: coefficient_of_variation(sphere_samples(m, scans.centres, offsets)[:, parameter]).ravel()
+            for method, m in maps.items()}
