@@ -27,10 +27,12 @@ from scipy import ndimage, stats
 from qmri.estimators.methods import Estimator
 from qmri.paper import tissues as T
 from qmri.paper.acquisitions import Acquisitions, Batch, fit_all, noisy_batches
-from qmri.paper.metrics import pixel_metrics
+from qmri.paper.metrics import box_summary, pixel_metrics
 from qmri.paper.simulate import Truth, sigma_for_snr
 
 LINE_PX = 7
+#: the box-plot numbers kept per region (``qmri.paper.metrics.box_summary``)
+BOX = ("min", "q1", "median", "q3", "max")
 RING_PX = 2
 SEPARATION_PX = 12
 
@@ -123,8 +125,10 @@ def blurriness_table(truth: Truth, estimates: dict[str, np.ndarray]) -> tuple[pd
     per method, structure, region and scenario, T1 metrics.
 
     The table has the median, SD and range over the region of the per-pixel relative bias and CV (percent),
-    the mean, SD and count of the pooled per-estimate relative errors (the t-test's samples, so equivalence
-    tests can be run on them), and for E2 rows the t-test p-values against E1.
+    the box (``BOX``) of the per-pixel CV and of the pooled per-estimate relative errors (every repetition and
+    pixel: the paper's "Relative Bias over one hundred repetitions", fig. 3d-e), the errors' mean, SD and count
+    (the t-test's samples, so equivalence tests can be run on them), and for E2 rows the t-test p-values
+    against E1.
     """
     cases, placed = scenarios(truth)
     t1 = truth.model.index("T1")
@@ -139,10 +143,13 @@ def blurriness_table(truth: Truth, estimates: dict[str, np.ndarray]) -> tuple[pd
                     rb, cv = metrics["rb"][t1], metrics["cv"][t1]
                     errors = _relative_errors(est[:, t1], scenario.kappa[t1], region)
                     per[name] = (errors, cv)
+                    error_box, cv_box = box_summary(errors), box_summary(cv)
                     rows.append({"method": method, "structure": s.name, "region": region_name, "scenario": name,
                                  "pixels": int(region.sum()), "rb_median": float(np.median(rb)),
                                  "rb_sd": float(rb.std()), "rb_min": float(rb.min()), "rb_max": float(rb.max()),
                                  "cv_median": float(np.median(cv)), "cv_sd": float(cv.std()),
+                                 **{f"cv_{k}": cv_box[k] for k in BOX},
+                                 **{f"error_{k}": error_box[k] for k in BOX},
                                  "error_mean": float(errors.mean()), "error_sd": float(errors.std(ddof=1)),
                                  "error_n": int(errors.size)})
                 rows[-1]["p_rb"] = float(stats.ttest_ind(per["E1"][0], per["E2"][0]).pvalue)

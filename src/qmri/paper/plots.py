@@ -144,8 +144,10 @@ def blurriness(table: pd.DataFrame, t1_e2: np.ndarray, placed: dict[str, np.ndar
     """Return figure 3: the E2 T1 map with its structures (a), a zoom on each with its Structure and
     Neighbourhood regions (b-c), and T1 relative bias and CV per region (d-g).
 
-    Bars are medians over the region, error bars SDs; E1 hatched, E2 solid; * and ** mark E2 rows whose
-    t-test against E1 gives p < 0.05 and p < 0.01 (``qmri.paper.blurriness``).
+    Boxes are quartiles with a line at the median and whiskers at the range, as the paper's: of every estimate's
+    relative error in the region for the relative bias, of the per-pixel CV with a black line of the SD above
+    for the CV; E1 hatched, E2 solid; * and ** mark E2 rows whose t-test against E1 gives p < 0.05 and p < 0.01
+    (``qmri.paper.blurriness``).
     """
     fig = plt.figure(figsize=(15, 8), layout="constrained")
     grid = fig.add_gridspec(2, 3, width_ratios=[1.1, 1, 1])
@@ -180,20 +182,31 @@ def blurriness(table: pd.DataFrame, t1_e2: np.ndarray, placed: dict[str, np.ndar
         for col, metric in enumerate(("rb", "cv")):
             ax = fig.add_subplot(grid[row, col + 1])
             part = table[table["region"] == region]
+            stat = "error" if metric == "rb" else "cv"  # RB: every estimate's relative error; CV: per pixel
+            extent = []
             for k, method in enumerate(methods):
                 for j, scenario in enumerate(("E1", "E2")):
                     rows = part[(part["method"] == method) & (part["scenario"] == scenario)].set_index("structure")
                     rows = rows.loc[structures]
                     x = np.arange(len(structures)) + (2 * k + j - len(methods) + 0.5) * width
-                    ax.bar(x, rows[f"{metric}_median"], width, yerr=rows[f"{metric}_sd"], capsize=2,
-                           color=METHOD_COLOURS[method], alpha=0.9 if scenario == "E2" else 0.35,
-                           hatch=None if scenario == "E2" else "//", edgecolor=METHOD_COLOURS[method], lw=0.5,
-                           error_kw={"lw": 0.7})
+                    colour = METHOD_COLOURS[method]
+                    ax.bxp([{"med": r[f"{stat}_median"], "q1": r[f"{stat}_q1"], "q3": r[f"{stat}_q3"],
+                             "whislo": r[f"{stat}_min"], "whishi": r[f"{stat}_max"], "fliers": []}
+                            for _, r in rows.iterrows()], positions=x, widths=width * 0.85, patch_artist=True,
+                           boxprops={"facecolor": colour, "alpha": 0.9 if scenario == "E2" else 0.35,
+                                     "hatch": None if scenario == "E2" else "//", "edgecolor": colour},
+                           medianprops={"color": "k"}, whiskerprops={"color": colour}, capprops={"color": colour})
+                    top = rows[f"{stat}_max"]
+                    if metric == "cv":  # the SD over the region, a black line on top of the box (fig. 3f-g)
+                        ax.vlines(x, rows["cv_q3"], rows["cv_q3"] + rows["cv_sd"], color="k", lw=1)
+                        top = np.maximum(top, rows["cv_q3"] + rows["cv_sd"])
+                    extent.append(rows[[f"{stat}_{b}" for b in ("min", "q1", "q3", "max")]].set_axis(
+                        ["min", "q1", "q3", "max"], axis=1).assign(max=top))
                     if scenario == "E2":
-                        top = rows[f"{metric}_median"] + rows[f"{metric}_sd"]
                         for xi, ti, p in zip(x, top, rows[f"p_{metric}"]):
                             if p < 0.05:
                                 ax.text(xi, ti, "**" if p < 0.01 else "*", ha="center", va="bottom", fontsize=11)
+            _full_range_axis(ax, pd.concat(extent))
             if metric == "rb":
                 ax.axhline(0, color="0.5", lw=0.8)
             ax.set_xticks(np.arange(len(structures)), [f"{k}" for k in range(1, len(structures) + 1)])
