@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import SHARED, write_dicom_series
+from helpers import SHARED, snakemake, workflow_copy, write_dicom_series
 
 
 @pytest.fixture
@@ -29,3 +29,18 @@ def dicom_writer():
     """The function ``write_dicom_series``, for tests that need a DICOM folder."""
     pytest.importorskip("pydicom")
     return write_dicom_series
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory) -> Path:
+    """A scratch copy of the workflow, shared by the pipeline and cluster tests."""
+    return workflow_copy(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="session")
+def smoke(workdir) -> Path:
+    """The smoke preset run to completion in ``workdir`` once per session; later tests reuse its outputs (the
+    cluster test compares its own run with them)."""
+    result = snakemake(workdir, "all_figures", "--cores", "2", "--configfile", "presets/smoke.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir

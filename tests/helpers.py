@@ -6,6 +6,8 @@ Test modules import from here, never from each other.
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -25,6 +27,12 @@ WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "presets", "envs", "pr
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 IV_T1 = [float(t) for t in CONFIG["protocols"]["t1-31"]["tau_ms"]]
 T2_PREP = [float(t) for t in CONFIG["protocols"]["t2-6"]["tau_ms"]]
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``snakemake *args`` in ``workdir`` with this interpreter, output captured."""
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True,
+                          timeout=900)
 
 
 def workflow_copy(root: Path) -> Path:

@@ -9,26 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import phantom_t2, workflow_copy, write_scan
+from helpers import phantom_t2, snakemake, workflow_copy, write_scan
 from qmri.data.io import load_arrays, load_nifti
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return workflow_copy(tmp_path_factory.mktemp("pipeline"))
-
-
-@pytest.fixture(scope="module")
-def smoke(workdir):
-    """The smoke preset run to completion in ``workdir`` (once per module; later tests reuse its outputs)."""
-    result = snakemake(workdir, "all_figures", "--cores", "2", "--configfile", "presets/smoke.yaml")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
-
-
-def snakemake(workdir, *args):
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True,
-                          text=True, timeout=900)
 
 
 def test_lint_is_clean(workdir):

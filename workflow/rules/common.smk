@@ -203,6 +203,14 @@ def phantom_sessions(dataset):
     return series_files(PHANTOMS[dataset].get("sessions", []), f"phantom dataset {dataset}")
 
 
+def phantom_words(dataset):
+    """What a phantom figure's title says of its data: the protocol and the digital scans' SNR, or the sessions."""
+    spec = PHANTOMS[dataset]
+    scans = (f"digital, SNR {spec['digital']['snr']:g}, C = {spec['digital']['scans']} scans" if "digital" in spec
+             else f"{len(spec['sessions'])} real sessions")
+    return f"{dataset}, {protocol_words(spec['protocol'])}, {scans}"
+
+
 def phantom_results(wildcards):
     """The table and arrays of the phantom dataset a figure shows."""
     dataset = {figure: d for d, figure in PHANTOM_FIGURES.items()}[wildcards.figure]

@@ -132,6 +132,7 @@ rule sharpness_figure:
         pdf="results/figures/fig7_boundary_sharpness.pdf",
     params:
         pixel_mm=config["simulation"]["pixel_mm"],
+        data=f"iv-t1, {protocol_words(INVIVO['iv-t1']['protocol'])}, SNR {INVIVO['iv-t1']['snr']:g}, scan 1",
     log:
         "logs/figures/fig7_boundary_sharpness.log",
     resources:

@@ -29,6 +29,8 @@ rule phantom_figure:
         pdf="results/figures/{figure}.pdf",
     wildcard_constraints:
         figure="|".join(PHANTOM_FIGURES.values()),
+    params:
+        data=lambda w: phantom_words({f: d for d, f in PHANTOM_FIGURES.items()}[w.figure]),
     log:
         "logs/figures/{figure}.log",
     resources:

@@ -14,6 +14,6 @@ with logging_to(snakemake.log[0]):
     parameter = measured_parameter(table)
     averages = restricted_averages(table)
     summary = ", ".join(f"{METHOD_NAMES[m]} |RB| {r['rb']:.1f} % CV {r['cv']:.1f} %" for m, r in averages.iterrows())
-    title = f"{snakemake.wildcards.figure}: {parameter} spheres inside the tau range: {summary}"
+    title = f"{snakemake.params.data}\n{parameter} spheres inside the tau range: {summary}"
     save_figure(phantom(table, load_arrays(snakemake.input.arrays), parameter, title),
                 snakemake.output.png, snakemake.output.pdf)

@@ -13,5 +13,6 @@ with logging_to(snakemake.log[0]):
     parameter = arrays["param_names"].tolist().index("T1")
     maps = {m: arrays[m][0, 0, parameter] for m in ("mle", "resnet", "rim")}
     lines = boundary_lines(arrays["labels"][0], pixel_mm=snakemake.params.pixel_mm)
-    fig = boundary_sharpness(maps, lines, table, paired_tests(table), snakemake.params.pixel_mm)
+    fig = boundary_sharpness(maps, lines, table, paired_tests(table), snakemake.params.pixel_mm,
+                             data=snakemake.params.data)
     save_figure(fig, snakemake.output.png, snakemake.output.pdf)

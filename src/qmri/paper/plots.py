@@ -415,7 +415,7 @@ def phantom(table: pd.DataFrame, arrays: dict[str, np.ndarray], parameter: str, 
 
 
 def boundary_sharpness(maps: dict[str, np.ndarray], lines: np.ndarray, table: pd.DataFrame, tests: pd.DataFrame,
-                       pixel_mm: float, example: int = 0) -> plt.Figure:
+                       pixel_mm: float, example: int = 0, data: str = "IV_T1") -> plt.Figure:
     """Return figure 7: the lines on the RIM T1 map, one line's profiles and sigmoid fits, and |nu| per method.
 
     ``maps`` are T1 maps (H, W) per method, ``lines`` from ``qmri.paper.sharpness.boundary_lines``,
@@ -449,5 +449,5 @@ def boundary_sharpness(maps: dict[str, np.ndarray], lines: np.ndarray, table: pd
     ax.set_ylabel("|nu| (1/mm)")
     ax.set_title("paired t-test: " + ", ".join(f"{METHOD_NAMES[r.a]}-{METHOD_NAMES[r.b]} p = {r.p:.2g}"
                                                for r in tests.itertuples()), fontsize=9)
-    fig.suptitle("Boundary sharpness (section 5.3): sigmoid slope across the GM/WM interface, volunteer 1, IV_T1")
+    fig.suptitle(f"Boundary sharpness (section 5.3): sigmoid slope across the GM/WM interface, volunteer 1, {data}")
     return fig
