@@ -470,18 +470,18 @@ def sharpness_equivalent(ev: Evidence) -> Verdict:
                    + ", ".join(f"{METHOD_NAMES[a]}-{METHOD_NAMES[b]} {p:.2g}" for (a, b), p in ps.items()))
 
 
-def _t2_differences(ev: Evidence) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def _t2_differences(ev: Evidence) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Return per network T2 minus the MLE's (ms) of IV_T2 volunteer 1 scan 1 over the brain, with the labels
-    and the MLE's T2 there."""
+    there."""
     maps, _, labels = _volunteer(ev, "IV_T2", "T2")
     brain = np.isin(labels, T.BRAIN_LABELS)
-    return {n: maps[n][0][brain] - maps["mle"][0][brain] for n in NETWORKS}, labels[brain], maps["mle"][0][brain]
+    return {n: maps[n][0][brain] - maps["mle"][0][brain] for n in NETWORKS}, labels[brain]
 
 
 def t2_resnet_over_most_regions(ev: Evidence) -> Verdict:
     """"The ResNet overestimated the T2 values for most of the brain regions": mean ResNet - MLE positive in
     more than half of the brain's tissue classes (CSF, GM, WM), each by a one-sided t-test at 0.05."""
-    d, labels, _ = _t2_differences(ev)
+    d, labels = _t2_differences(ev)
     ps = {T.LABEL_NAMES[k]: C.greater_paired(d["resnet"][labels == k]) for k in T.BRAIN_LABELS}
     over = [k for k, p in ps.items() if p < C.ALPHA]
     return Verdict(len(over) > len(ps) / 2, f"over in {', '.join(over) or 'none'} ("
