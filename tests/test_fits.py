@@ -9,7 +9,7 @@ from qmri.errors import QmriError
 from qmri.estimators.methods import mle_estimator
 from qmri.paper import fits, montecarlo
 from qmri.paper.acquisitions import fit, load_fit, save_fit
-from qmri.paper.plan import check_references, estimator_name, methods, our_weights, split_estimator
+from qmri.paper.plan import check_references, estimator_name, methods, our_weights, split_estimator, training_plan
 from qmri.paper.study import Study
 from qmri.physics.signal import T2Decay
 
@@ -75,3 +75,26 @@ def test_a_config_that_names_an_unknown_protocol_is_a_one_line_error():
     config = {**study.config, "montecarlo": {**study.config["montecarlo"], "protocols": {"t1": "t2-6", "t2": "t2-6"}}}
     with pytest.raises(QmriError, match="montecarlo.protocols.t1 is t2-6, a t2 protocol"):
         check_references(config)
+
+
+def test_a_protocols_training_takes_its_own_budget_and_start_over_the_methods():
+    config = {"training": {"rim": {"iterations": 1000, "batch_size": 24,
+                                   "protocols": {"t2-6": {"iterations": 600}, "t1-23": {"start": "t1-31",
+                                                                                        "iterations": 150}}}}}
+    assert training_plan(config, "rim", "t1-31") == ({"iterations": 1000, "batch_size": 24}, None)
+    assert training_plan(config, "rim", "t2-6") == ({"iterations": 600, "batch_size": 24}, None)
+    assert training_plan(config, "rim", "t1-23") == ({"iterations": 150, "batch_size": 24}, "t1-31")
+    study = Study.load(REPO / "config.yaml")
+    settings, start = study.training("resnet", "t1-25")
+    assert start == "t1-31" and settings.iterations < study.training("resnet", "t1-31")[0].iterations
+
+
+@pytest.mark.parametrize("start, message", [("t2-6", "starts from t2-6: it must be another protocol of the same task"),
+                                            ("t1-25", "starts from t1-25: it must be another protocol"),
+                                            ("t1-99", "names protocol t1-99, not one of")])
+def test_a_training_start_must_be_another_protocol_of_the_task_trained_from_scratch(start, message):
+    study = Study.load(REPO / "config.yaml")
+    training = {**study.config["training"], "rim": {"iterations": 10, "protocols": {
+        "t1-23": {"start": start}, "t1-25": {"start": "t1-31"}}}}
+    with pytest.raises(QmriError, match=message):
+        check_references({**study.config, "training": training})

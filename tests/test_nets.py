@@ -182,3 +182,33 @@ def test_bfloat16_rim_cell_infers_like_float32(generator):
     delta = (reference - start).abs().max()  # how far the RIM moved the estimate
     assert delta > 0.05 and (out - reference).abs().max() < 0.05 * delta
 
+
+
+def test_resnet_widths_are_a_setting_the_checkpoint_keeps(rng, tmp_path):
+    widths = (8, 8, 16, 3)
+    settings = TrainSettings(iterations=1, batch_size=2, precision="float32", resnet_widths=list(widths))
+    train("resnet", "t1-toy", "t1", TAU, toy_trainset(rng, p=4), settings, 0, tmp_path / "r.pt", tmp_path / "r.csv",
+          progress=False)
+    net, meta = load_model(tmp_path / "r.pt")
+    assert [b.body[0].out_channels for b in net.blocks] == list(widths) and meta["settings"]["resnet_widths"] == widths
+
+
+@pytest.mark.parametrize("method", ["rim", "resnet"])
+def test_fine_tuning_starts_from_the_trained_model_and_a_resnet_relearns_only_its_stem(method, rng, tmp_path):
+    trainset = toy_trainset(rng, p=4)
+    settings = TrainSettings(iterations=2, batch_size=2, rim_steps=2, rim_features=4, precision="float32",
+                             resnet_widths=(8, 8, 3), learning_rate=1e-30)
+    train(method, "t1-a", "t1", TAU, trainset, settings, 0, tmp_path / "a.pt", tmp_path / "a.csv", progress=False)
+    other = TAU[:3]
+    tuned = train(method, "t1-b", "t1", other, trainset, settings, 1, tmp_path / "b.pt", tmp_path / "b.csv",
+                  progress=False, start=tmp_path / "a.pt")
+    first = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
+    # a learning rate of 1e-30 moves no weight (BatchNorm's running statistics move without it): what the
+    # fine-tuned model holds is what it started from
+    changed = {k for k, v in tuned["state_dict"].items() if v.dtype.is_floating_point and "running_" not in k
+               and (v.shape != first[k].shape or not torch.allclose(v, first[k]))}
+    assert tuned["started_from"] == "t1-a"
+    assert changed == (set() if method == "rim" else {"stem.0.weight"})
+    with pytest.raises(QmriError, match="cannot fine-tune a rim for t2 from"):
+        train("rim", "t2-b", "t2", [10.0, 40.0], trainset, settings, 0, tmp_path / "c.pt", tmp_path / "c.csv",
+              progress=False, start=tmp_path / "a.pt")

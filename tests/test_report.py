@@ -30,7 +30,11 @@ def test_report_opens_with_the_summary_and_lists_every_register_row_with_its_ver
                                                      {"mle": 1, "resnet": 1, "rim": 1}))
     models = report.training_table([{"method": "rim", "protocol": "t1-31", "iterations": 1000, "train_seconds": 386.2,
                                      "device": "cuda", "autocast": "torch.bfloat16", "hardware": "NVIDIA H100",
-                                     "git_revision": "0123456789abcdef"}])
+                                     "git_revision": "0123456789abcdef"},
+                                    {"method": "rim", "protocol": "t1-23", "iterations": 150, "train_seconds": 60.0,
+                                     "device": "cpu", "autocast": "torch.float32", "hardware": "AMD EPYC",
+                                     "git_revision": "0123456789abcdef", "started_from": "t1-31"}])
+    assert models["started from"].tolist() == ["", "t1-31"]
     text = report.render(CLAIMS, verdicts, headline, {"git revision": "abc"}, ["../figures/fig3_blurriness.png"],
                          {"seed": 1}, models, tables={"Volunteers": pd.DataFrame({"CV": [1.0]})})
     holds = [v.holds for v in verdicts.values()]

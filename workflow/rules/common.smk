@@ -16,6 +16,7 @@ from qmri.paper.plan import (
     methods,
     our_weights,
     split_estimator,
+    training_plan,
 )
 
 try:
@@ -133,6 +134,20 @@ def study(*sections):
     """The config a job's science reads (``qmri.paper.study.Study(params.study)``): the common sections and the
     experiment's own; passed as a param, so a change to any of them reruns the job and nothing else does."""
     return {key: config[key] for key in SCIENCE + sections if key in config}
+
+
+def training_start(w):
+    """The trained model a network fine-tunes from (``training.<method>.protocols.<protocol>.start``), if any."""
+    _, start = training_plan(config, w.method, w.protocol)
+    return {} if start is None else {"start": f"results/models/{w.method}/{start}.pt"}
+
+
+
+def training_record(w):
+    """What a checkpoint records of the config: its protocol, own training settings and start, the training set."""
+    settings, start = training_plan(config, w.method, w.protocol)
+    return {"protocol": PROTOCOLS[w.protocol], "training": settings, "start": start, "trainset": config["trainset"],
+            "brains": config["brains"]}
 
 
 def fit_path(experiment, dataset, method, protocol):

@@ -1,16 +1,16 @@
 rule train:
     input:
-        expand("results/trainset/{model}.npz", model=TRAIN_BRAINS),
+        unpack(training_start),
+        trainsets=expand("results/trainset/{model}.npz", model=TRAIN_BRAINS),
     output:
         model="results/models/{method}/{protocol}.pt",
         csv="results/models/{method}/{protocol}.csv",
     params:
-        settings=lambda w: config["training"][w.method],
+        settings=lambda w: training_plan(config, w.method, w.protocol)[0],
         task=lambda w: PROTOCOLS[w.protocol]["task"],
         tau_ms=lambda w: PROTOCOLS[w.protocol]["tau_ms"],
         seed=config["seed"],
-        config=lambda w: {"protocol": PROTOCOLS[w.protocol], "training": config["training"][w.method],
-                          "trainset": config["trainset"], "brains": config["brains"]},
+        config=training_record,
     log:
         "logs/train/{method}/{protocol}.log",
     benchmark:

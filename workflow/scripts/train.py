@@ -9,7 +9,8 @@ with logging_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
     checkpoint = train(snakemake.wildcards.method, snakemake.wildcards.protocol, p.task, p.tau_ms,
-                       load_trainsets(snakemake.input), TrainSettings(**p.settings), p.seed,
-                       snakemake.output.model, snakemake.output.csv, config=p.config)
+                       load_trainsets(snakemake.input.trainsets), TrainSettings(**p.settings), p.seed,
+                       snakemake.output.model, snakemake.output.csv, config=p.config,
+                       start=snakemake.input.get("start"))
     log.info("trained %s on %s in %.0f s (autocast %s)", checkpoint["device"], snakemake.wildcards.protocol,
              checkpoint["train_seconds"], checkpoint["autocast"])

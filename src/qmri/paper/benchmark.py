@@ -16,6 +16,7 @@ from qmri.estimators import mle
 from qmri.estimators.mapping import map_series
 from qmri.estimators.methods import load_network
 from qmri.estimators.networks.checkpoint import predict
+from qmri.estimators.networks.resnet import BLOCK_WIDTHS
 from qmri.estimators.networks.rim import RIM
 from qmri.paper import tissues as T
 from qmri.paper.acquisitions import noisy_batches
@@ -307,9 +308,9 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
                 estimates(infer_net, image.contiguous(memory_format=torch.channels_last), tau)
         return run
 
-    def step(method, model, dtype, layout):
+    def step(method, model, dtype, layout, widths=BLOCK_WIDTHS):
         torch.manual_seed(seed)
-        net = build_network(method, model, n).to(memory_format=layout)
+        net = build_network(method, model, n, resnet_widths=widths).to(memory_format=layout)
         optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
 
         def run():
@@ -326,6 +327,13 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
     resnet = build_network("resnet", InversionRecovery(), n).eval()
     arim = build_network("arim", InversionRecovery(), n).eval()
     contiguous, last = torch.contiguous_format, torch.channels_last
+    widths = study.training("resnet", study.montecarlo_protocol("t1").name)[0].resnet_widths
+    own_resnet = [] if widths == BLOCK_WIDTHS else [
+        (f"ResNet {'-'.join(map(str, widths))} inference", plain_inference(
+            build_network("resnet", InversionRecovery(), n, resnet_widths=widths).eval()),
+         fast_inference(build_network("resnet", InversionRecovery(), n, resnet_widths=widths).eval()), None),
+        ("  its training step", step("resnet", InversionRecovery(), torch.float32, contiguous, widths),
+         step("resnet", InversionRecovery(), fast, last, widths), None)]
     cases = [
         (f"RIM inference 256x256x{n}, J=6", plain_inference(plain_rim), fast_inference(rim), 3.8),
         (f"aRIM (ours) inference 256x256x{n}", plain_inference(arim), fast_inference(arim), None),
@@ -334,6 +342,7 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
          step("rim", InversionRecovery(), fast, last), None),
         ("ResNet training step, 24 x 40x40", step("resnet", InversionRecovery(), torch.float32, contiguous),
          step("resnet", InversionRecovery(), fast, last), None),
+        *own_resnet,
     ]
     fast_name = str(fast).removeprefix("torch.")
     print(f"{'':34s} {'comparison':>11} {'ours':>8} {'ratio':>6} {'paper':>7} {'GFLOP':>7} {'fp32 bound':>11} "

@@ -52,10 +52,31 @@ def check_references(config: dict) -> None:
         if unknown:
             raise QmriError(f"config: {where} names protocol {', '.join(unknown)}, not one of "
                             f"{', '.join(sorted(known))}")
+    for method, spec in config["training"].items():
+        for protocol, own in (spec.get("protocols") or {}).items():
+            start = (own or {}).get("start")
+            if protocol not in known or (start is not None and start not in known):
+                raise QmriError(f"config: training.{method}.protocols names protocol "
+                                f"{protocol if protocol not in known else start}, not one of {', '.join(sorted(known))}")
+            if start is not None and (start == protocol or config["protocols"][start]["task"] !=
+                                      config["protocols"][protocol]["task"]
+                                      or ((spec["protocols"].get(start) or {}).get("start") is not None)):
+                raise QmriError(f"config: training.{method}.protocols.{protocol} starts from {start}: it must be "
+                                f"another protocol of the same task, itself trained from scratch")
     for task, protocol in config["montecarlo"]["protocols"].items():
         if config["protocols"][protocol]["task"] != task:
             raise QmriError(f"config: montecarlo.protocols.{task} is {protocol}, a {config['protocols'][protocol]['task']} "
                             f"protocol")
+
+
+def training_plan(config: dict, method: str, protocol: str) -> tuple[dict, str | None]:
+    """Return the training settings (``qmri.paper.train.TrainSettings`` keywords) of ``method`` on ``protocol``
+    and the protocol whose trained model it starts from (None: Kaiming weights): ``training.<method>`` with
+    the protocol's entry under its ``protocols`` (own ``iterations``, a ``start``) over the method's values."""
+    spec = dict(config["training"][method])
+    own = dict((spec.pop("protocols", None) or {}).get(protocol) or {})
+    start = own.pop("start", None)
+    return spec | own, start
 
 
 def estimator_name(method: str, protocol: str | None) -> str:

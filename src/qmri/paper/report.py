@@ -129,8 +129,10 @@ def headline_table(t1: pd.DataFrame) -> pd.DataFrame:
 
 
 def training_table(metas: list[dict]) -> pd.DataFrame:
-    """Return one row per trained model (checkpoint metadata): where and how long it trained."""
+    """Return one row per trained model (checkpoint metadata): where and how long it trained, and the model it was
+    fine-tuned from (``started from``, empty when trained from scratch)."""
     return pd.DataFrame([{"model": f"{METHOD_NAMES[m['method']]} {m['protocol']}", "iterations": m["iterations"],
+                          "started from": m.get("started_from", ""),
                           "seconds": round(m["train_seconds"]), "device": m["device"],
                           "precision": m["autocast"].removeprefix("torch."), "hardware": m.get("hardware", ""),
                           "git revision": m["git_revision"][:12]} for m in metas]).set_index("model")

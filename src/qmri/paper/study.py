@@ -18,8 +18,9 @@ from qmri.data.io import atomic_path
 from qmri.errors import QmriError
 from qmri.estimators.methods import Estimator, estimators_for
 from qmri.paper.brains import BrainModel, build_brain_model
-from qmri.paper.plan import check_references
+from qmri.paper.plan import check_references, training_plan
 from qmri.paper.simulate import TrainsetSettings, Truth, settings_from_config
+from qmri.paper.train import TrainSettings
 from qmri.physics.signal import model_for_task
 
 
@@ -72,6 +73,13 @@ class Study:
             raise QmriError(f"unknown protocol {name!r}: choose one of {', '.join(self.config['protocols'])}")
         spec = self.config["protocols"][name]
         return Protocol(name, spec["task"], [float(t) for t in spec["tau_ms"]])
+
+    def training(self, method: str, protocol: str) -> tuple[TrainSettings, str | None]:
+        """Return the training settings of ``method`` on ``protocol`` and the protocol whose trained model it
+        starts from (None: Kaiming weights): ``training.<method>`` with the protocol's entry under ``protocols``
+        (its own ``iterations``, a ``start``) over the method's values."""
+        settings, start = training_plan(self.config, method, protocol)
+        return TrainSettings(**settings), start
 
     def montecarlo_protocol(self, task: str) -> Protocol:
         """The protocol of the Monte Carlo experiment for ``task`` (the paper's IV_T1 and IV_T2)."""

@@ -23,8 +23,17 @@ from tqdm import tqdm
 
 from qmri import __version__
 from qmri.data.io import atomic_path, load_arrays
+from qmri.errors import QmriError
 from qmri.estimators.networks import scaling
-from qmri.estimators.networks.checkpoint import CHECKPOINT_FORMAT, autocast, build_network, estimates, fast_dtype
+from qmri.estimators.networks.checkpoint import (
+    CHECKPOINT_FORMAT,
+    autocast,
+    build_network,
+    estimates,
+    fast_dtype,
+    load_model,
+)
+from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
 from qmri.paper.anyprotocol import (
     AnyProtocolSettings,
     draw_maps,
@@ -49,6 +58,11 @@ class TrainSettings:
     checkpoint_every: int = 100
     #: "auto": bfloat16 autocast where the hardware has it (AVX512-BF16 or AMX CPUs, CUDA), else float32
     precision: str = "auto"
+    #: the ResNet's block widths (default the paper's; the RIM ignores them)
+    resnet_widths: tuple[int, ...] = BLOCK_WIDTHS
+
+    def __post_init__(self):
+        object.__setattr__(self, "resnet_widths", tuple(self.resnet_widths))
 
 
 def masked_mse(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.Tensor,
@@ -174,15 +188,33 @@ def export_resume(resume: str | os.PathLike, output: str | os.PathLike, device: 
     return checkpoint
 
 
+def start_from(net: torch.nn.Module, method: str, task: str, start: str | os.PathLike) -> str:
+    """Load the weights of the trained checkpoint ``start`` into ``net`` (fine-tuning); return its protocol.
+
+    Its method and task must be ``net``'s. A RIM reads no image count, so all of it carries over. A ResNet's
+    stem convolution reads the N images: trained on another N, that one layer keeps its fresh Kaiming weights.
+    """
+    trained, meta = load_model(start)
+    if (meta["method"], meta["task"]) != (method, task):
+        raise QmriError(f"cannot fine-tune a {method} for {task} from {start}: a {meta['method']} for {meta['task']}")
+    state = trained.state_dict()
+    if isinstance(net, ResNet) and net.n_images != trained.n_images:
+        state = {k: v for k, v in state.items() if k != "stem.0.weight"} | {"stem.0.weight": net.stem[0].weight}
+    net.load_state_dict(state)
+    return meta["protocol"]
+
+
 def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, trainset: dict[str, np.ndarray] | None,
           settings: TrainSettings, seed: int, output: str | os.PathLike, log_csv: str | os.PathLike,
           config: dict | None = None, device: str | None = None, progress: bool = True,
-          data: AnyProtocolSettings | None = None) -> dict:
+          data: AnyProtocolSettings | None = None, start: str | os.PathLike | None = None) -> dict:
     """Train one model and write its checkpoint to ``output``; return the checkpoint dict.
 
     The paper's RIM and ResNet learn one protocol, ``tau_ms``, on the patches of ``trainset``. Our RIM
     (``method="arim"``, ``tau_ms=None``) learns every protocol on the maps of ``data`` (default
     ``AnyProtocolSettings()``), with the patches of ``trainset`` (or none) as its brain share.
+    ``start``: a trained checkpoint to fine-tune (``start_from``) instead of starting from Kaiming weights;
+    ``settings.iterations`` are then the fine-tuning's, with a fresh Adam.
 
     A resume file ``<output>.resume`` is written every ``checkpoint_every`` iterations; if present
     at the start (same method, protocol and settings), training continues from it, bit-identically
@@ -192,7 +224,8 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
     model = model_for_task(task)
     torch.manual_seed(seed)
     n_images = 0 if tau_ms is None else len(tau_ms)
-    net = build_network(method, model, n_images, settings.rim_steps, settings.rim_features)
+    net = build_network(method, model, n_images, settings.rim_steps, settings.rim_features, settings.resnet_widths)
+    started = None if start is None else start_from(net, method, task, start)
     net = net.to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
     if tau_ms is None:
@@ -203,7 +236,8 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
                            device)
     dtype = fast_dtype(device, settings.precision)
     identity = {"method": method, "protocol": protocol, "task": task, "tau_ms": list(map(float, tau_ms or [])),
-                "settings": asdict(settings), "seed": seed, **({"data": asdict(data)} if tau_ms is None else {})}
+                "settings": asdict(settings), "seed": seed, **({"data": asdict(data)} if tau_ms is None else {}),
+                **({"started_from": started} if started else {})}
     resume = Path(f"{output}.resume")
     start, rows = 0, []
     if resume.exists():

@@ -19,7 +19,7 @@ from torch.torch_version import TorchVersion
 
 from qmri.errors import QmriError
 from qmri.estimators.networks import packaged_weights, scaling
-from qmri.estimators.networks.resnet import ResNet
+from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
 from qmri.estimators.networks.rim import RIM, AnyProtocolRIM
 from qmri.physics.signal import SignalModel, model_for_task
 
@@ -28,7 +28,12 @@ CHECKPOINT_FORMAT = 2
 
 
 def fast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
-    """Return the autocast dtype for ``device``: bfloat16 where it is fast, else float32."""
+    """Return the autocast dtype for ``device``: bfloat16 where it is fast, else float32.
+
+    On a CPU, bfloat16 needs AVX512-BF16 or AMX in ``/proc/cpuinfo`` and torch's kernels at AVX-512
+    (``torch.backends.cpu.get_cpu_capability()``): a capability capped with ``ATEN_CPU_CAPABILITY=avx2``
+    (with ``ONEDNN_MAX_CPU_ISA=AVX2``, how an AVX2-only CPU is emulated) trains in float32 as such a CPU does.
+    """
     if precision in ("float32", "bfloat16"):
         return getattr(torch, precision)
     if device.type == "cuda":
@@ -37,7 +42,8 @@ def fast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return torch.float32
-    return torch.bfloat16 if ("avx512_bf16" in flags or "amx_bf16" in flags) else torch.float32
+    avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    return torch.bfloat16 if avx512 and ("avx512_bf16" in flags or "amx_bf16" in flags) else torch.float32
 
 
 def autocast(device: torch.device, dtype: torch.dtype):
@@ -45,10 +51,10 @@ def autocast(device: torch.device, dtype: torch.dtype):
     return torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
 
 
-def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int = 6, rim_features: int = 36
-                  ) -> nn.Module:
+def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int = 6, rim_features: int = 36,
+                  resnet_widths: tuple[int, ...] = BLOCK_WIDTHS) -> nn.Module:
     """Return a freshly Kaiming-initialised network (biases zero): the paper's RIM (J = ``rim_steps``) or ResNet
-    for ``n_images`` images, or our any-protocol RIM ``arim`` (``n_images`` unused).
+    (blocks ``resnet_widths`` wide) for ``n_images`` images, or our any-protocol RIM ``arim`` (``n_images`` unused).
 
     Choice: a RIM's last 1 x 1 convolution starts at zero, so an untrained RIM makes no update
     and training starts from its initial estimate instead of from Kaiming-sized jumps.
@@ -58,7 +64,7 @@ def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int
     elif method == "arim":
         net = AnyProtocolRIM(model, steps=rim_steps, features=rim_features)
     elif method == "resnet":
-        net = ResNet(n_images, model.n_params)
+        net = ResNet(n_images, model.n_params, tuple(resnet_widths))
     else:
         raise QmriError(f"unknown method {method!r}: choose rim, arim or resnet")
     for module in net.modules():
@@ -107,7 +113,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
                         f"{CHECKPOINT_FORMAT}: train it again")
     settings = checkpoint["settings"]
     net = build_network(checkpoint["method"], model_for_task(checkpoint["task"]), checkpoint["n_images"],
-                        settings["rim_steps"], settings["rim_features"])
+                        settings["rim_steps"], settings["rim_features"], settings.get("resnet_widths", BLOCK_WIDTHS))
     try:
         net.load_state_dict(checkpoint["state_dict"])
     except RuntimeError:

@@ -3,6 +3,7 @@
 Choice: the paper lists 11 block widths, [40, 40, 80, 80, 160, 320, 160, 80, 80, 40, 6], for G = 12
 blocks; we repeat the stem's width once at the start. Where the width changes, the skip connection
 is a 1 x 1 convolution and BatchNorm (He et al. 2016's projection shortcut). No pooling; zero padding.
+Other widths (config ``training.resnet.resnet_widths``) keep the structure: the stem has the first width.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+#: the paper's block widths (with the choice above)
 BLOCK_WIDTHS = (40, 40, 40, 80, 80, 160, 320, 160, 80, 80, 40, 6)
 
 
@@ -34,6 +36,8 @@ class ResNet(nn.Module):
 
     def __init__(self, n_images: int, n_params: int, widths: tuple[int, ...] = BLOCK_WIDTHS):
         super().__init__()
+        if not widths or min(widths) < 1:
+            raise ValueError(f"ResNet widths must be positive, got {widths}")
         self.n_images = n_images
         self.stem = nn.Sequential(nn.Conv2d(n_images, widths[0], 1, bias=False), nn.BatchNorm2d(widths[0]),
                                   nn.ReLU(inplace=True))
