@@ -7,10 +7,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
+from snakemake.utils import update_config
 
 from helpers import phantom_t2, snakemake, workflow_copy, write_scan
 from qmri.data.io import load_arrays, load_nifti
+from qmri.paper.plan import training_plan
 
 
 def test_lint_is_clean(workdir):
@@ -32,12 +35,16 @@ def test_smoke_preset_makes_every_figure_and_the_report(smoke):
     for rule_log in ("logs/brains/mni152.log", "logs/trainset/mni152.log", "logs/figures/trainset_examples.log"):
         assert (workdir / rule_log).exists()
     assert "48 patches" in (workdir / "logs/trainset/mni152.log").read_text()
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((workdir / "presets/smoke.yaml").read_text()))
     for method in ("rim", "resnet"):
         for protocol in ("t1-23", "t1-25", "t1-31", "t2-6"):
-            assert (workdir / f"results/models/{method}/{protocol}.pt").exists()
             assert (workdir / f"results/figures/training/{method}_{protocol}.png").exists()
             log = (workdir / f"results/models/{method}/{protocol}.csv").read_text().splitlines()
-            assert len(log) == 1 + {"rim": 4, "resnet": 3}[method]
+            settings, start = training_plan(config, method, protocol)
+            assert len(log) == 1 + settings["iterations"]
+            meta = torch.load(workdir / f"results/models/{method}/{protocol}.pt", weights_only=True)
+            assert meta.get("started_from") == start and (start is None) == (protocol in ("t1-31", "t2-6"))
     figures = ["fig2_montecarlo_t1", "figA1_montecarlo_t2", "fig3_blurriness", "fig4_phantom_t1", "fig5_invivo_t1",
                "fig6_invivo_t1_noisy", "fig7_boundary_sharpness", "fig8_invivo_t2", "fig9_generalisation",
                "figA2_phantom_t2"]
