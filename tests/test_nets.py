@@ -183,7 +183,6 @@ def test_bfloat16_rim_cell_infers_like_float32(generator):
     assert delta > 0.05 and (out - reference).abs().max() < 0.05 * delta
 
 
-
 def test_resnet_widths_are_a_setting_the_checkpoint_keeps(rng, tmp_path):
     widths = (8, 8, 16, 3)
     settings = TrainSettings(iterations=1, batch_size=2, precision="float32", resnet_widths=list(widths))

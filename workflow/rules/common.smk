@@ -142,7 +142,6 @@ def training_start(w):
     return {} if start is None else {"start": f"results/models/{w.method}/{start}.pt"}
 
 
-
 def training_record(w):
     """What a checkpoint records of the config: its protocol, own training settings and start, the training set."""
     settings, start = training_plan(config, w.method, w.protocol)

@@ -328,10 +328,9 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
     arim = build_network("arim", InversionRecovery(), n).eval()
     contiguous, last = torch.contiguous_format, torch.channels_last
     widths = study.training("resnet", study.montecarlo_protocol("t1").name)[0].resnet_widths
+    narrow = build_network("resnet", InversionRecovery(), n, resnet_widths=widths).eval()
     own_resnet = [] if widths == BLOCK_WIDTHS else [
-        (f"ResNet {'-'.join(map(str, widths))} inference", plain_inference(
-            build_network("resnet", InversionRecovery(), n, resnet_widths=widths).eval()),
-         fast_inference(build_network("resnet", InversionRecovery(), n, resnet_widths=widths).eval()), None),
+        (f"ResNet {'-'.join(map(str, widths))} inference", plain_inference(narrow), fast_inference(narrow), None),
         ("  its training step", step("resnet", InversionRecovery(), torch.float32, contiguous, widths),
          step("resnet", InversionRecovery(), fast, last, widths), None)]
     cases = [
