@@ -55,6 +55,42 @@ def test_graph_laplacian_matches_a_dense_reference(generator):
     assert np.allclose(solved.numpy(), np.linalg.solve(np.diag(diag.numpy()) + 3.0 * dense, rhs.numpy()))
 
 
+def test_slice_reductions_match_per_slice_references(generator):
+    valid = torch.rand((4, 7, 6), generator=generator) > 0.3
+    valid[2] = False  # a slice without voxels
+    graph = mle.VoxelGraph(valid)
+    x = torch.randn(len(graph.index), generator=generator, dtype=torch.float64)
+    for i in range(4):
+        own = x[graph.slice == i]
+        if i == 2:
+            assert torch.isnan(graph.slice_median(x)[i]) and graph.slice_sum(x)[i] == 0
+            continue
+        assert graph.slice_median(x)[i] == own.median()
+        assert torch.isclose(graph.slice_sum(x)[i], own.sum()) and graph.slice_max(x)[i] == own.max()
+    sizes = torch.bincount(graph.slice, minlength=4)
+    groups = graph.slice_groups(int(sizes[0] + sizes[1]))
+    assert [g.nonzero()[:, 0].tolist() for g in groups] == [[0, 1], [3]]
+    assert [g.nonzero()[:, 0].tolist() for g in graph.slice_groups(1)] == [[0], [1], [3]]
+
+
+def test_each_slice_is_fitted_as_if_alone(generator):
+    """A slice's maps do not depend on the slices fitted beside it, in one group or one by one."""
+    model = InversionRecovery()
+    truth = smooth_t1_phantom(generator, h=20, w=18, batch=3)
+    truth[1, 1] += 0.1  # the slices' B differ: each starts from its own median
+    sigma = 0.65 / 10
+    signal = noisy(model, truth, TAU_T1, sigma, generator)
+    fits = {voxels: mle.fit(model, signal, TAU_T1, sigma=sigma, settings=mle.MLESettings(group_voxels=voxels))
+            for voxels in (1, 10**6)}
+    alone = torch.cat([mle.fit(model, signal[i:i + 1], TAU_T1, sigma=sigma).kappa for i in range(3)])
+    crlb = mle.crlb_sd(model, truth, TAU_T1, sigma)
+    for result in fits.values():
+        assert result.converged and np.all(np.diff(result.objective) <= 0)
+        # only rounding differs (the intensity scale is the batch's), so the fits stop within the convergence
+        # tolerance of each other (a fit of the three together, sharing their B start and convergence: 0.18)
+        assert ((result.kappa - alone).abs() / crlb).amax() < mle.MLESettings().tol
+
+
 def test_grid_search_finds_grid_points_exactly():
     model = InversionRecovery()
     t1_grid = torch.logspace(math.log10(30), math.log10(6000), 64, dtype=torch.float64)
