@@ -6,6 +6,7 @@ import torch
 
 from helpers import toy_trainset
 from qmri.errors import QmriError
+from qmri.estimators.networks import checkpoint as checkpoint_module
 from qmri.estimators.networks import scaling
 from qmri.estimators.networks.checkpoint import load_model, predict
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
@@ -89,7 +90,7 @@ def test_rim_gradient_is_the_scaled_likelihood_gradient(generator):
 
 
 @pytest.mark.parametrize("method", ["rim", "resnet"])
-def test_training_lowers_the_loss_and_the_checkpoint_round_trips(method, rng, tmp_path):
+def test_training_lowers_the_loss_and_the_checkpoint_round_trips(method, rng, tmp_path, monkeypatch):
     trainset = toy_trainset(rng)
     settings = TrainSettings(iterations=30, batch_size=4, rim_steps=2, rim_features=8, checkpoint_every=10,
                              precision="float32", learning_rate=3e-3)
@@ -110,6 +111,11 @@ def test_training_lowers_the_loss_and_the_checkpoint_round_trips(method, rng, tm
     assert torch.allclose(out[:, 0], scaled[:, 0] * 100.0, rtol=1e-4)
     with pytest.raises(QmriError, match="for the t1 task"):
         predict(net, meta, torch.rand(1, 5, 8, 8), TAU, "t2")
+    # mapped in chunks on a CPU (here two images and one): each image's maps are those it gets alone
+    monkeypatch.setattr(checkpoint_module, "CPU_CHUNK_PIXELS", 2 * 21 * 17)
+    images = torch.rand(3, len(TAU), 21, 17) * torch.tensor([1.0, 30.0, 900.0]).view(3, 1, 1, 1)
+    alone = torch.cat([predict(net, meta, images[i:i + 1], TAU, "t1") for i in range(3)])
+    assert torch.allclose(predict(net, meta, images, TAU, "t1"), alone, rtol=1e-5, atol=1e-6)
 
 
 def test_training_in_a_rule_log_writes_a_progress_line_per_5_percent(rng, tmp_path):

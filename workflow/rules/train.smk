@@ -6,7 +6,7 @@ rule train:
         model="results/models/{method}/{protocol}.pt",
         csv="results/models/{method}/{protocol}.csv",
     params:
-        settings=lambda w: training_plan(config, w.method, w.protocol)[0],
+        settings=lambda w: training_record(w)["training"],
         task=lambda w: PROTOCOLS[w.protocol]["task"],
         tau_ms=lambda w: PROTOCOLS[w.protocol]["tau_ms"],
         seed=config["seed"],

@@ -40,8 +40,12 @@ class Acquisitions:
     label: str = "scans"
 
 
+#: noise realisations drawn and fitted at a time (bounded memory)
+BATCH = 10
+
+
 def noisy_batches(truth: Truth, tau_ms: list[float], sigma: float, repetitions: int, generator: torch.Generator,
-                  batch: int = 10) -> Iterator[Batch]:
+                  batch: int = BATCH) -> Iterator[Batch]:
     """Yield ``repetitions`` noisy acquisitions of ``truth``, ``batch`` at a time (bounded memory), from ``generator``."""
     kappa = torch.from_numpy(truth.kappa[None]).to(torch.float64)  # shape (1, Q, H, W)
     tau = torch.as_tensor(tau_ms, dtype=torch.float64)

@@ -14,13 +14,13 @@ import pandas as pd
 import torch
 
 from qmri.estimators.methods import Estimator, map_all
-from qmri.paper.acquisitions import Acquisitions, Batch, fit_all, noisy_batches
+from qmri.paper.acquisitions import BATCH, Acquisitions, Batch, fit_all, noisy_batches
 from qmri.paper.metrics import box_summary, pixel_metrics
 from qmri.paper.simulate import Truth, sigma_for_snr
 
 
 def repeated_estimates(truth: Truth, tau_ms: list[float], sigma: float, repetitions: int,
-                       estimators: dict[str, Estimator], generator: torch.Generator, batch: int = 10
+                       estimators: dict[str, Estimator], generator: torch.Generator, batch: int = BATCH
                        ) -> dict[str, np.ndarray]:
     """Return ``{method: estimates (C, Q, H, W)}`` for C noise realisations shared by all methods.
 

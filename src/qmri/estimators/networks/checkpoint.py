@@ -25,6 +25,9 @@ from qmri.physics.signal import SignalModel, model_for_task
 
 #: 2: B in network units is (B - 2) / 0.12 (format 1 used raw B)
 CHECKPOINT_FORMAT = 2
+#: on a CPU, images are mapped this many pixels at a time (whole images, one at least): a chunk's
+#: activations stay in cache; every item is mapped on its own anyway (per-item scale, no cross-item layer)
+CPU_CHUNK_PIXELS = 2**16
 
 
 def fast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
@@ -139,9 +142,13 @@ def predict(net: nn.Module, meta: dict, signal: torch.Tensor, tau_ms: list[float
     signal = torch.nan_to_num(signal.to(device, torch.float32))
     tau = torch.as_tensor(np.asarray(tau_ms, dtype=np.float32), device=device)
     s = scaling.intensity_scale(signal)
+    batch, _, h, w = signal.shape
+    chunk = batch if device.type != "cpu" else max(1, CPU_CHUNK_PIXELS // (h * w))
+    signal_net = (signal / s).contiguous(memory_format=torch.channels_last)
+    mask = None if mask is None else mask.to(device, torch.bool)
     with torch.inference_mode(), inference_precision(net, fast_dtype(device, precision)) as net:
-        mask = None if mask is None else mask.to(device, torch.bool)
-        out = estimates(net, (signal / s).contiguous(memory_format=torch.channels_last), tau, mask)[-1]
+        out = torch.cat([estimates(net, signal_net[i:i + chunk], tau, None if mask is None else mask[i:i + chunk])[-1]
+                         for i in range(0, batch, chunk)])
     return scaling.from_network(out.float(), model, s)
 
 
