@@ -104,6 +104,7 @@ class VoxelGraph:
         self.neighbours = torch.where(near >= 0, near, own[:, None]).reshape(-1)
         self.slice = bi  # shape (M,): the slice of each voxel
         self.n_slices = b
+        self.slice_sizes = torch.bincount(bi, minlength=b)  # shape (batch,): voxels per slice
 
     def slice_sum(self, x: torch.Tensor) -> torch.Tensor:
         """Return the sum of a per-voxel vector ``x`` (M,) over each slice, shape (batch,)."""
@@ -116,7 +117,7 @@ class VoxelGraph:
     def slice_median(self, x: torch.Tensor) -> torch.Tensor:
         """Return the lower median of ``x`` (M,) over each slice (``torch.median``'s, an element of ``x``),
         shape (batch,); NaN for a slice without voxels."""
-        counts = torch.bincount(self.slice, minlength=self.n_slices)
+        counts = self.slice_sizes
         by_value = torch.argsort(x, stable=True)
         order = by_value[torch.argsort(self.slice[by_value], stable=True)]  # by slice, then value
         first = torch.cumsum(counts, 0) - counts
@@ -128,7 +129,7 @@ class VoxelGraph:
         """Return runs of consecutive slices of at most ``voxels`` voxels together (one slice at least) as
         masks (batch,); slices without a voxel are in none."""
         groups, total = [], 0
-        for i, count in enumerate(torch.bincount(self.slice, minlength=self.n_slices).tolist()):
+        for i, count in enumerate(self.slice_sizes.tolist()):
             if count == 0:
                 continue
             if not groups or total + count > voxels:
@@ -144,7 +145,7 @@ class VoxelGraph:
         slice: each voxel's flat position in the block (M,), the block's 4-neighbour indices
         (batch * L * 4,) with every padding entry its own neighbour, and the block's shape. In the
         block a per-slice sum is a row sum (a reshape, no scatter)."""
-        counts = torch.bincount(self.slice, minlength=self.n_slices)
+        counts = self.slice_sizes
         width = int(counts.max().item()) if len(self.slice) else 0
         rank = torch.arange(len(self.slice), device=self.slice.device) - (torch.cumsum(counts, 0) - counts)[self.slice]
         position = self.slice * width + rank
@@ -414,7 +415,7 @@ def _slices_lm(problem: _Problem, kappa: torch.Tensor, data: torch.Tensor, local
     graph = problem.graph
     objective = graph.slice_sum(local)  # shape (batch,)
     history = [objective.sum().item()]
-    empty = torch.bincount(graph.slice, minlength=graph.n_slices) == 0
+    empty = graph.slice_sizes == 0
     quiet = torch.where(empty, 3, 0)  # shape (batch,): successive iterations without a noticeable move
     sub, idx, active = problem, None, ~empty
     for _ in range(settings.max_iter):
