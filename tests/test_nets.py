@@ -10,7 +10,7 @@ from qmri.estimators.networks import checkpoint as checkpoint_module
 from qmri.estimators.networks import scaling
 from qmri.estimators.networks.checkpoint import load_model, predict
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
-from qmri.estimators.networks.rim import RIM
+from qmri.estimators.networks.rim import RIM, ConvGRU, tanh
 from qmri.paper.train import TrainSettings, train
 from qmri.physics.signal import InversionRecovery, T2Decay
 
@@ -166,6 +166,28 @@ def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monk
         assert torch.equal(value, resumed["state_dict"][key]), key
     assert not (tmp_path / "b.pt.resume").exists()
     assert np.genfromtxt(tmp_path / "b.csv", delimiter=",", names=True)["iteration"].tolist() == list(range(1, 7))
+
+
+def test_fast_tanh_is_tanh_in_value_and_gradient(generator):
+    """float32 through 2 sigmoid(2x) - 1 within a few float32 roundings; its gradient tanh's; bfloat16 torch's own."""
+    x = torch.cat([torch.linspace(-20, 20, 4001), 1e-3 * torch.randn(1000, generator=generator)]).requires_grad_()
+    y = tanh(x)
+    (grad,) = torch.autograd.grad(y, x, torch.ones_like(y))
+    exact = torch.tanh(x.detach().double())
+    assert (y.detach().double() - exact).abs().max() < 3e-7
+    assert torch.allclose(grad.double(), 1 - exact**2, rtol=0, atol=1e-6)
+    small = 1e-3 * torch.randn(100, generator=generator).bfloat16()
+    assert torch.equal(tanh(small), torch.tanh(small))
+
+
+def test_conv_gru_is_the_gru_update(generator):
+    """h' = u h + (1 - u) c, c = tanh(W x + U (r h)), (r, u) = sigmoid(gates([x, h])), at every pixel."""
+    torch.manual_seed(0)
+    gru = ConvGRU(4, 5)
+    x, h = torch.randn(2, 4, 3, 3, generator=generator), torch.randn(2, 5, 3, 3, generator=generator)
+    reset, update = torch.sigmoid(gru.gates(torch.cat([x, h], dim=1))).chunk(2, dim=1)
+    candidate = torch.tanh(gru.candidate_x(x) + gru.candidate_h(reset * h))
+    assert torch.allclose(gru(x, h), update * h + (1 - update) * candidate, atol=1e-6)
 
 
 def test_bfloat16_rim_cell_infers_like_float32(generator):

@@ -28,6 +28,39 @@ OBJECT_LEVEL = 0.1
 MAX_START_AMPLITUDE = 3.0
 
 
+class _Tanh(torch.autograd.Function):
+    """``tanh(x) = 2 sigmoid(2x) - 1`` (absolute error below 3e-7 in float32), differentiated as tanh.
+
+    Choice, measured (AMD EPYC Zen 4, 2 threads, 36 x 256 x 256 float32, with and without torch capped to
+    AVX2): torch's CPU tanh took 3-5 ms, its sigmoid 0.5-0.9 ms and this form 1.4-2.2 ms; the RIM's
+    training step fell 4 % and its inference 4.5 %. The backward reads the output, as tanh's own.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        y = torch.sigmoid(2 * x).sub_(0.5).mul_(2)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """Return ``tanh(x)``: for float32 the fast way (``_Tanh``); other dtypes by torch, whose bfloat16 tanh
+    keeps small values that ``2 sigmoid(2x) - 1`` would round to multiples of 2^-8."""
+    return _Tanh.apply(x) if x.dtype == torch.float32 else torch.tanh(x)
+
+
+class Tanh(nn.Module):
+    """``nn.Tanh`` through ``tanh``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return tanh(x)
+
+
 class ConvGRU(nn.Module):
     """A GRU applied at every pixel (1 x 1 convolutions), input and hidden ``(batch, C, H, W)``."""
 
@@ -40,8 +73,9 @@ class ConvGRU(nn.Module):
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         reset, update = torch.sigmoid(self.gates(torch.cat([x, h], dim=1))).chunk(2, dim=1)
-        candidate = torch.tanh(self.candidate_x(x) + self.candidate_h(reset * h))
-        return candidate + update * (h - candidate)  # update * h + (1 - update) * candidate
+        candidate = tanh(self.candidate_x(x) + self.candidate_h(reset * h))
+        # update * h + (1 - update) * candidate in one pass, in the memory's dtype (float32 under bfloat16 autocast)
+        return torch.lerp(candidate.to(h.dtype), h, update.to(h.dtype))
 
 
 class RNNCell(nn.Module):
@@ -58,8 +92,8 @@ class RNNCell(nn.Module):
         self.conv_in = nn.Conv2d(2 * n_params + context, features, 3, padding=1)
         self.gru1 = ConvGRU(features, features)
         self.pool = nn.Conv2d(features, features, 1) if pooled else None
-        self.conv_mid = nn.Sequential(nn.Conv2d(features, features, 3, padding=1), nn.Tanh(),
-                                      nn.Conv2d(features, features, 3, padding=1), nn.Tanh())
+        self.conv_mid = nn.Sequential(nn.Conv2d(features, features, 3, padding=1), Tanh(),
+                                      nn.Conv2d(features, features, 3, padding=1), Tanh())
         self.gru2 = ConvGRU(features, features)
         self.conv_out = nn.Conv2d(features, n_params, 1)
 
@@ -68,7 +102,7 @@ class RNNCell(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``weights`` (batch, 1, H, W) sum to one per item; only a pooled cell reads them and its ``context``."""
         inputs = [kappa, grad] if context is None else [kappa, grad, context]
-        x = torch.tanh(self.conv_in(torch.cat(inputs, dim=1)))  # shape (batch, 36, H, W)
+        x = tanh(self.conv_in(torch.cat(inputs, dim=1)))  # shape (batch, 36, H, W)
         h1 = self.gru1(x, h1)
         middle = h1 if self.pool is None else h1 + self.pool((h1 * weights).sum(dim=(2, 3), keepdim=True))
         h2 = self.gru2(self.conv_mid(middle), h2)
