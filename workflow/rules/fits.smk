@@ -17,7 +17,7 @@ rule fit:
         "logs/fits/{experiment}/{dataset}/{estimator}.log",
     benchmark:
         "benchmarks/fits/{experiment}/{dataset}/{estimator}.tsv"
-    threads: 2
+    threads: job_threads()
     resources:
         mem_mb=6000,
         runtime=lambda w: 240 if w.estimator == "mle" else 60,

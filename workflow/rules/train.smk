@@ -15,7 +15,9 @@ rule train:
         "logs/train/{method}/{protocol}.log",
     benchmark:
         "benchmarks/train/{method}/{protocol}.tsv"
-    threads: 2
+    threads: job_threads()
+    # trainings first: the fits, figures and the report of the networks wait on them
+    priority: 1
     resources:
         mem_mb=6000,
         runtime=240,

@@ -1,13 +1,13 @@
 """Section 5.1.2: T1 relative bias and CV in and around small structures, E1 against E2, from every method's maps."""
 
 from qmri.data.io import save_arrays
-from qmri.logs import logging_to
 from qmri.paper.blurriness import blurriness_table
 from qmri.paper.brains import load_brain_model
 from qmri.paper.fits import montecarlo_truth, paper_fits
+from qmri.paper.rulejob import rule_job
 from qmri.paper.study import Study, write_table
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     study, inp = Study(snakemake.params.study), snakemake.input
     truth = montecarlo_truth(study, load_brain_model(inp.labels, inp.meta), snakemake.params.protocol)
     table, placed, e2 = blurriness_table(truth, paper_fits(inp))

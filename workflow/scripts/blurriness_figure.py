@@ -3,10 +3,10 @@
 import pandas as pd
 
 from qmri.data.io import load_arrays
-from qmri.logs import logging_to
 from qmri.paper.plots import blurriness, save_figure
+from qmri.paper.rulejob import rule_job
 
-with logging_to(snakemake.log[0]):
+with rule_job(snakemake):
     maps = load_arrays(snakemake.input.maps)
     placed = dict(zip(maps["names"].tolist(), maps["structures"]))
     fig = blurriness(pd.read_csv(snakemake.input.table), maps["t1_e2"], placed, snakemake.params.title)

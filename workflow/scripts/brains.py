@@ -1,9 +1,9 @@
 """Build one brain model (label volume + slice split) from its config entry."""
 
-from qmri.logs import logging_to
 from qmri.paper.brains import build_brain_model, save_brain_model
+from qmri.paper.rulejob import rule_job
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     model = build_brain_model(snakemake.wildcards.model, **snakemake.params.spec)
     log.info("%s: %d training and %d test slices", model.name, len(model.train_slices), len(model.test_slices))
     save_brain_model(model, snakemake.output.labels, snakemake.output.meta)

@@ -1,16 +1,13 @@
 """Map one dataset of one experiment with one estimator (MLE, or a RIM/ResNet by its training protocol)."""
 
-import torch
-
-from qmri.logs import logging_to
 from qmri.paper.acquisitions import fit, save_fit
 from qmri.paper.brains import load_brain_model
 from qmri.paper.fits import acquisitions, estimator
 from qmri.paper.plan import SIMULATED
+from qmri.paper.rulejob import rule_job
 from qmri.paper.study import Study
 
-with logging_to(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
+with rule_job(snakemake) as log:
     w, inp = snakemake.wildcards, snakemake.input
     study = Study(snakemake.params.study)
     brain = load_brain_model(inp.labels, inp.meta) if w.experiment in SIMULATED else None

@@ -3,15 +3,15 @@ dataset's ResNet, and each model's per-pixel CV against the dataset's own RIM.""
 
 import pandas as pd
 
-from qmri.logs import logging_to
 from qmri.paper.acquisitions import load_fit
 from qmri.paper.brains import load_brain_model
 from qmri.paper.fits import dataset_protocol, phantom_scans, volunteers
 from qmri.paper.invivo import generalisation_rows, generalisation_table
 from qmri.paper.phantom.analysis import sphere_pixel_cvs
+from qmri.paper.rulejob import rule_job
 from qmri.paper.study import Study, write_table
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     study, inp = Study(snakemake.params.study), snakemake.input
     estimates = {"invivo": {}, "phantom": {}}
     for key, path in snakemake.params.fits.items():  # "experiment|dataset|model" -> fit file

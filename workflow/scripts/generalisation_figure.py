@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from qmri.logs import logging_to
 from qmri.paper.plots import generalisation, save_figure
+from qmri.paper.rulejob import rule_job
 
-with logging_to(snakemake.log[0]):
+with rule_job(snakemake):
     save_figure(generalisation(pd.read_csv(snakemake.input[0])), snakemake.output.png, snakemake.output.pdf)

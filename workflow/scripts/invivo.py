@@ -1,13 +1,13 @@
 """Section 5.3: the simulated volunteers' repeated scans as mapped by MLE, ResNet and RIM, with labels and truth."""
 
 from qmri.data.io import save_arrays
-from qmri.logs import logging_to
 from qmri.paper.brains import load_brain_model
 from qmri.paper.fits import dataset_protocol, paper_fits, volunteers
 from qmri.paper.invivo import test_retest_arrays
+from qmri.paper.rulejob import rule_job
 from qmri.paper.study import Study
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     study, inp, dataset = Study(snakemake.params.study), snakemake.input, snakemake.wildcards.dataset
     protocol = dataset_protocol(study, "invivo", dataset)
     people = volunteers(study, load_brain_model(inp.labels, inp.meta), protocol.task)

@@ -3,10 +3,10 @@
 import numpy as np
 
 from qmri.data.io import load_arrays
-from qmri.logs import logging_to
 from qmri.paper import tissues as T
 from qmri.paper.plan import OUR_METHODS, PAPER_METHODS
 from qmri.paper.plots import invivo_maps, invivo_repeatability, save_figure
+from qmri.paper.rulejob import rule_job
 
 #: upper end of the colour scale of each relaxation time (ms), and the wide scale of fig. 8h-o (CSF)
 DISPLAY_LIMIT_MS = {"T1": 2500.0, "T2": 200.0}
@@ -14,7 +14,7 @@ WIDE_LIMIT_MS = {"T2": 2500.0}
 #: side of the detail square of fig. 5d-f, as a fraction of the image
 ZOOM_FRACTION = 0.3
 
-with logging_to(snakemake.log[0]):
+with rule_job(snakemake):
     arrays, p = load_arrays(snakemake.input[0]), snakemake.params
     maps = {m: arrays[m] for m in PAPER_METHODS + OUR_METHODS if m in arrays}
     names = arrays["param_names"].tolist()

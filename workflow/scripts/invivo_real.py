@@ -3,13 +3,13 @@
 import numpy as np
 
 from qmri.data.io import save_arrays
-from qmri.logs import logging_to
 from qmri.paper.fits import dataset_protocol, paper_fits, real_invivo_scans
 from qmri.paper.invivo import median_cv
+from qmri.paper.rulejob import rule_job
 from qmri.paper.study import Study
 from qmri.physics.signal import model_for_task
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     study, dataset = Study(snakemake.params.study), snakemake.wildcards.real
     _, masks = real_invivo_scans(study, dataset)
     maps = {method: m.astype(np.float32) for method, m in paper_fits(snakemake.input).items()}

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from qmri.logs import logging_to
 from qmri.paper.plots import loss_curve, save_figure
+from qmri.paper.rulejob import rule_job
 
-with logging_to(snakemake.log[0]):
+with rule_job(snakemake):
     log = pd.read_csv(snakemake.input[0])
     fig = loss_curve(log, f"{snakemake.wildcards.method.upper()} {snakemake.wildcards.protocol}")
     save_figure(fig, snakemake.output[0])

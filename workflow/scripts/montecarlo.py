@@ -1,12 +1,12 @@
 """Section 5.1.1: per-pixel metrics over the brain from every method's maps of the C realisations per SNR."""
 
-from qmri.logs import logging_to
 from qmri.paper.brains import load_brain_model
 from qmri.paper.fits import montecarlo_truth, paper_fits
 from qmri.paper.montecarlo import noise_robustness_table
+from qmri.paper.rulejob import rule_job
 from qmri.paper.study import Study, write_table
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     study, inp = Study(snakemake.params.study), snakemake.input
     truth = montecarlo_truth(study, load_brain_model(inp.labels, inp.meta), snakemake.wildcards.protocol)
     table = noise_robustness_table(truth, study.config["montecarlo"]["snr"], paper_fits(inp))

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from qmri.logs import logging_to
 from qmri.paper.plots import noise_robustness, save_figure
+from qmri.paper.rulejob import rule_job
 
-with logging_to(snakemake.log[0]):
+with rule_job(snakemake):
     fig = noise_robustness(pd.read_csv(snakemake.input[0]), snakemake.params.title)
     save_figure(fig, snakemake.output.png, snakemake.output.pdf)

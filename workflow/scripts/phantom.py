@@ -1,12 +1,12 @@
 """Section 5.2: per-sphere metrics of the NIST phantom's repeated scans (digital or real sessions) from every method's maps."""
 
 from qmri.data.io import save_arrays
-from qmri.logs import logging_to
 from qmri.paper.fits import dataset_protocol, paper_fits, phantom_scans
 from qmri.paper.phantom.analysis import restricted_averages, test_retest_table
+from qmri.paper.rulejob import rule_job
 from qmri.paper.study import Study, write_table
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     study, inp, dataset = Study(snakemake.params.study), snakemake.input, snakemake.wildcards.phantom
     protocol, scans = dataset_protocol(study, "phantom", dataset), phantom_scans(study, dataset)
     table, arrays = test_retest_table(scans, paper_fits(inp), protocol.task, protocol.tau_ms)

@@ -3,13 +3,13 @@
 import pandas as pd
 
 from qmri.data.io import load_arrays
-from qmri.logs import logging_to
 from qmri.paper.naming import METHOD_NAMES
 from qmri.paper.phantom.analysis import restricted_averages
 from qmri.paper.phantom.reference import measured_parameter
 from qmri.paper.plots import phantom, save_figure
+from qmri.paper.rulejob import rule_job
 
-with logging_to(snakemake.log[0]):
+with rule_job(snakemake):
     table = pd.read_csv(snakemake.input.table)
     parameter = measured_parameter(table)
     averages = restricted_averages(table)

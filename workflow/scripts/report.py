@@ -9,13 +9,13 @@ import pandas as pd
 from qmri import __version__
 from qmri.data.io import atomic_path
 from qmri.estimators.networks.checkpoint import load_model
-from qmri.logs import logging_to
 from qmri.paper import report
 from qmri.paper.audit import evidence
 from qmri.paper.audit.register import CLAIMS, judge_all
+from qmri.paper.rulejob import rule_job
 from qmri.provenance import git_revision, hardware
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     inp, config = snakemake.input, snakemake.params.config
     t1, t2 = pd.read_csv(inp.montecarlo_t1), pd.read_csv(inp.montecarlo_t2)
     timing = pd.read_csv(inp.timing)

@@ -1,12 +1,12 @@
 """Section 5.3: sigmoid slopes across the GM/WM boundary of volunteer 1, scan 1, for every method."""
 
 from qmri.data.io import load_arrays
-from qmri.logs import logging_to
 from qmri.paper.plan import OUR_METHODS, PAPER_METHODS
+from qmri.paper.rulejob import rule_job
 from qmri.paper.sharpness import boundary_lines, paired_tests, slopes
 from qmri.paper.study import write_table
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     arrays = load_arrays(snakemake.input[0])
     parameter = arrays["param_names"].tolist().index("T1")
     pixel_mm = snakemake.params.pixel_mm

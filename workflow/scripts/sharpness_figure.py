@@ -3,11 +3,11 @@
 import pandas as pd
 
 from qmri.data.io import load_arrays
-from qmri.logs import logging_to
 from qmri.paper.plots import boundary_sharpness, save_figure
+from qmri.paper.rulejob import rule_job
 from qmri.paper.sharpness import boundary_lines, paired_tests
 
-with logging_to(snakemake.log[0]):
+with rule_job(snakemake):
     arrays = load_arrays(snakemake.input.arrays)
     table = pd.read_csv(snakemake.input.table)
     parameter = arrays["param_names"].tolist().index("T1")

@@ -4,15 +4,14 @@ import pandas as pd
 import torch
 
 from qmri.estimators.methods import default_device
-from qmri.logs import logging_to
 from qmri.paper.brains import load_brain_model
+from qmri.paper.rulejob import rule_job
 from qmri.paper.simulate import sigma_for_snr, synthesise
 from qmri.paper.study import Study, write_table
 from qmri.paper.timing import time_estimators
 from qmri.provenance import hardware
 
-with logging_to(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
+with rule_job(snakemake) as log:
     study, inp = Study(snakemake.params.study), snakemake.input
     protocol, timing = study.montecarlo_protocol("t1"), study.config["timing"]
     truth = study.test_truth(load_brain_model(inp.labels, inp.meta), protocol.task)

@@ -1,12 +1,9 @@
 """Train one network (RIM or ResNet) for one protocol."""
 
-import torch
-
-from qmri.logs import logging_to
+from qmri.paper.rulejob import rule_job
 from qmri.paper.train import TrainSettings, load_trainsets, train
 
-with logging_to(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
+with rule_job(snakemake) as log:
     p = snakemake.params
     checkpoint = train(snakemake.wildcards.method, snakemake.wildcards.protocol, p.task, p.tau_ms,
                        load_trainsets(snakemake.input.trainsets), TrainSettings(**p.settings), p.seed,

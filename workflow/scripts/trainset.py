@@ -1,11 +1,11 @@
 """Simulate the training patches of one brain model."""
 
 from qmri.data.io import save_arrays
-from qmri.logs import logging_to
 from qmri.paper.brains import load_brain_model
+from qmri.paper.rulejob import rule_job
 from qmri.paper.simulate import settings_from_config, simulate_trainset
 
-with logging_to(snakemake.log[0]) as log:
+with rule_job(snakemake) as log:
     model = load_brain_model(snakemake.input.labels, snakemake.input.meta)
     settings = settings_from_config(snakemake.params.settings)
     trainset = simulate_trainset(model, settings, snakemake.params.seed)

@@ -3,11 +3,11 @@
 import numpy as np
 
 from qmri.data.io import load_arrays
-from qmri.logs import logging_to
 from qmri.paper.plots import save_figure, trainset_examples
+from qmri.paper.rulejob import rule_job
 from qmri.paper.simulate import spread_by_noise, weighted_images
 
-with logging_to(snakemake.log[0]):
+with rule_job(snakemake):
     p = snakemake.params
     trainset = load_arrays(snakemake.input[0])
     pick = spread_by_noise(trainset["sigma"], p.n_patches)
