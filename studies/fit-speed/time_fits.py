@@ -4,7 +4,7 @@
 
 RUN_DIR is a finished run's root (its ``results/brains`` and ``results/models``); estimators default to the
 MLE and the RIM and ResNet of the T1 Monte Carlo protocol. Prints the seconds of the Monte Carlo T1 and
-blurriness fits of each, so two code versions are compared on the same machine in one session
+blurriness fits of each with two torch threads, so two code versions are compared on the same machine in one session
 (``PYTHONPATH=<other checkout>/src`` for the other).
 """
 
