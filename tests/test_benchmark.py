@@ -29,7 +29,10 @@ def test_quality_benchmark_scores_each_method_on_the_same_subjects(tmp_path, rng
                  "--config", str(REPO / "config.yaml")]) == 0
     assert "subject 0: RIM CV" in capsys.readouterr().out
     study = Study.load(REPO / "config.yaml")
-    table = quality_benchmark(study, {"rim": str(tmp_path / "rim.pt")}, subjects=1, snr=10.0, repeats=2, seed=7)
+    # a RIM reads any number of images: scored on another protocol (a fine-tuned model's)
+    table = quality_benchmark(study, {"rim": str(tmp_path / "rim.pt")}, subjects=1, snr=10.0, repeats=2, seed=7,
+                              protocol="t1-23")
+    assert "23 TIs (t1-23)" in capsys.readouterr().out
     rows = table.set_index("method")
     truth = study.test_truth(study.mni152_brain(), "t1", 7)
     t1 = truth.kappa[2][np.isin(truth.labels, BRAIN_LABELS)]
@@ -44,9 +47,11 @@ def test_quality_benchmark_scores_each_method_on_the_same_subjects(tmp_path, rng
 def test_quality_benchmark_without_weights_or_subjects_is_a_one_line_error(capsys):
     assert main(["bench", "quality"]) == 1
     assert main(["bench", "quality", "--rim", "m.pt", "--repeats", "1"]) == 1
+    assert main(["bench", "quality", "--rim", "m.pt", "--protocol", "t2-6", "--config", str(REPO / "config.yaml")]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["qmri: error: bench quality needs --rim, --resnet and/or --arim checkpoints",
-                     "qmri: error: bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)"]
+                     "qmri: error: bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)",
+                     "qmri: error: bench quality maps T1; protocol t2-6 is for t2"]
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from qmri.errors import QmriError
 from qmri.estimators.networks import checkpoint as checkpoint_module
 from qmri.estimators.networks import scaling
 from qmri.estimators.networks.checkpoint import load_model, predict
-from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
+from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet, resampled_stem, resampling_matrix
 from qmri.estimators.networks.rim import RIM, ConvGRU, tanh
 from qmri.paper.train import TrainSettings, train
 from qmri.physics.signal import InversionRecovery, T2Decay
@@ -236,6 +236,30 @@ def test_fine_tuning_starts_from_the_trained_model_and_a_resnet_relearns_only_it
                and (v.shape != first[k].shape or not torch.allclose(v, first[k]))}
     assert tuned["started_from"] == "t1-a"
     assert changed == (set() if method == "rim" else {"stem.0.weight"})
+    if method == "resnet":  # the stem starts resampled to the new times
+        torch.testing.assert_close(tuned["state_dict"]["stem.0.weight"], resampled_stem(first["stem.0.weight"], TAU, other))
     with pytest.raises(QmriError, match="cannot fine-tune a rim for t2 from"):
         train("rim", "t2-b", "t2", [10.0, 40.0], trainset, settings, 0, tmp_path / "c.pt", tmp_path / "c.csv",
               progress=False, start=tmp_path / "a.pt")
+
+
+def test_resampling_matrix_interpolates_linearly_and_holds_the_ends():
+    tau_from, tau_to = [100.0, 150.0, 400.0, 700.0, 900.0], [700.0, 200.0, 300.0, 500.0]  # any order
+    matrix = resampling_matrix(tau_from, tau_to)
+    line = lambda t: 3.0 - 0.002 * torch.tensor(t, dtype=torch.float64)  # noqa: E731
+    expected = line([200.0, 200.0, 400.0, 700.0, 700.0])  # outside [200, 700]: the end sample
+    torch.testing.assert_close(matrix @ line(tau_to), expected)
+    torch.testing.assert_close(matrix.sum(dim=1), torch.ones(5, dtype=torch.float64))
+
+
+def test_a_resampled_stem_reads_a_denser_protocol_as_the_trained_one():
+    """The stem's output on an inversion-recovery curve at the new times is the trained stem's at its times, up
+    to the curve's curvature between the new samples (34 ms apart)."""
+    tau_from = torch.linspace(172.0, 893.0, 31)
+    tau_to = torch.linspace(160.0, 900.0, 23)
+    kappa = torch.tensor([1.0, 1.9, 1500.0]).view(1, 3, 1, 1)
+    curve = lambda tau: InversionRecovery().forward(kappa, tau)  # noqa: E731
+    weight = torch.randn(8, 31, 1, 1, generator=torch.Generator().manual_seed(0))
+    trained = torch.nn.functional.conv2d(curve(tau_from), weight)
+    resampled = torch.nn.functional.conv2d(curve(tau_to), resampled_stem(weight, tau_from.tolist(), tau_to.tolist()))
+    assert (resampled - trained).abs().max() < 1e-3 * trained.abs().max()

@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--arim", type=Path, nargs="?", const=PACKAGED,
                        help="quality: our any-protocol RIM's checkpoint (the option alone: the packaged one)")
     bench.add_argument("--subjects", type=int, default=8, help="quality: unseen subject draws")
+    bench.add_argument("--protocol", help="quality: a T1 protocol of the config (default its T1 Monte Carlo one)")
     bench.add_argument("--csv", type=Path, help="quality: also write the per-subject table to this CSV")
     return parser
 
@@ -124,7 +125,7 @@ def _bench(args: argparse.Namespace) -> None:
         if args.subjects < 1 or (args.repeats is not None and args.repeats < 2):
             raise QmriError("bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)")
         table = benchmark.quality_benchmark(study, weights, subjects=args.subjects, snr=args.snr or 10.0,
-                                            repeats=args.repeats or 10, seed=args.seed)
+                                            repeats=args.repeats or 10, seed=args.seed, protocol=args.protocol)
         if args.csv is not None:
             write_table(table, args.csv)
 

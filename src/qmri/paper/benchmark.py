@@ -12,9 +12,10 @@ import torch
 
 from qmri.data.masks import background_sigma
 from qmri.data.scans import Series
+from qmri.errors import QmriError
 from qmri.estimators import mle
 from qmri.estimators.mapping import map_series
-from qmri.estimators.methods import load_network
+from qmri.estimators.methods import Estimator, load_network
 from qmri.estimators.networks.checkpoint import predict
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS
 from qmri.estimators.networks.rim import RIM
@@ -23,7 +24,7 @@ from qmri.paper.acquisitions import BATCH, noisy_batches
 from qmri.paper.metrics import coefficient_of_variation, pixel_metrics, relative_bias
 from qmri.paper.montecarlo import repeated_estimates
 from qmri.paper.simulate import sigma_for_snr, synthesise
-from qmri.paper.study import Study
+from qmri.paper.study import Protocol, Study
 from qmri.paper.timing import median_seconds
 from qmri.physics.likelihood import Gaussian, Rician
 from qmri.physics.signal import InversionRecovery, InversionRecoveryTR, SignalModel, T2Decay
@@ -402,26 +403,20 @@ def _arim_targets(table: pd.DataFrame) -> str:
             f"{verdict(b_error <= 0.03)}")
 
 
-def quality_benchmark(study: Study, weights: dict[str, str | None], subjects: int = 8, snr: float = 10.0, repeats: int = 10,
-                      seed: int | None = None) -> pd.DataFrame:
-    """Print and return T1 quality of trained networks against the MLE on unseen subjects.
+def t1_quality(study: Study, protocol: Protocol, estimators: dict[str, Estimator], subjects: int = 8,
+               snr: float = 10.0, repeats: int = 10, seed: int | None = None) -> pd.DataFrame:
+    """Return the T1 quality of ``estimators`` (any labels) on unseen subjects, one row per subject and label.
 
-    ``weights`` maps a network method (``rim``, ``resnet``, ``arim``) to its checkpoint (None: the packaged arim).
-    Subject k is the held-out middle MNI slice with its own Table 1 draw (seed ``seed + k``; with the
-    default seed subject 0 is the pipeline's test slice), mapped from ``repeats`` noise realisations
-    at ``snr`` with the 31 IV_T1 inversion times. Per method: median over the brain of the per-pixel
-    relative bias, its absolute value, the CV (percent) and the mean estimate of B (the true B is one
-    value per subject, column ``b``). The MLE (``lambda_b``) is the reference; the last lines check the
-    RIM and our RIM against their targets and give each RIM's gradient ablation (``gradient_ablation``).
+    Subject k is the held-out middle MNI slice with its own Table 1 draw (seed ``seed + k``; with the default
+    seed subject 0 is the pipeline's test slice), mapped from ``repeats`` noise realisations at ``snr`` with
+    ``protocol``'s inversion times, the same realisations for every estimator. Columns: median over the brain
+    of the per-pixel relative bias (``rb``), of its absolute value (``abs_rb``) and the CV (percent), the mean
+    estimate of B (the true B is one value per subject, column ``b``).
     """
     seed = study.seed if seed is None else seed
-    protocol, brain = study.montecarlo_protocol("t1"), study.mni152_brain()
-    model, tau, lambda_b = InversionRecovery(), protocol.tau_ms, study.lambda_b
+    brain, model, tau = study.mni152_brain(), InversionRecovery(), protocol.tau_ms
     b, t1 = model.param_names.index("B"), model.param_names.index("T1")
-    estimators = study.estimators(protocol, weights)
     sigma = float(sigma_for_snr(snr))
-    print(f"T1 quality on {subjects} unseen subject draws: SNR {snr:g}, {len(tau)} TIs ({protocol.name}), C = {repeats}; "
-          f"MLE lambda_B = {lambda_b:g}; medians over the brain, percent")
     rows = []
     for k in range(subjects):
         truth = study.test_truth(brain, "t1", seed + k)
@@ -437,7 +432,26 @@ def quality_benchmark(study: Study, weights: dict[str, str | None], subjects: in
                          "rb": float(np.median(rb)), "abs_rb": float(np.median(np.abs(rb))),
                          "cv": float(np.median(cv)),
                          "b_estimate": float(np.nanmean(estimate[:, b, truth.score_mask]))})
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def quality_benchmark(study: Study, weights: dict[str, str | None], subjects: int = 8, snr: float = 10.0, repeats: int = 10,
+                      seed: int | None = None, protocol: str | None = None) -> pd.DataFrame:
+    """Print and return T1 quality of trained networks against the MLE on unseen subjects (``t1_quality``).
+
+    ``weights`` maps a network method (``rim``, ``resnet``, ``arim``) to its checkpoint (None: the packaged arim).
+    ``protocol``: a T1 protocol of the study (default its T1 Monte Carlo one, the 31 IV_T1 inversion times).
+    The MLE (``lambda_b``) is the reference; the last lines check the RIM and our RIM against their targets and
+    give each RIM's gradient ablation (``gradient_ablation``).
+    """
+    seed = study.seed if seed is None else seed
+    chosen = study.montecarlo_protocol("t1") if protocol is None else study.protocol(protocol)
+    if chosen.task != "t1":
+        raise QmriError(f"bench quality maps T1; protocol {chosen.name} is for {chosen.task}")
+    model, tau = InversionRecovery(), chosen.tau_ms
+    print(f"T1 quality on {subjects} unseen subject draws: SNR {snr:g}, {len(tau)} TIs ({chosen.name}), C = {repeats}; "
+          f"MLE lambda_B = {study.lambda_b:g}; medians over the brain, percent")
+    table = t1_quality(study, chosen, study.estimators(chosen, weights), subjects, snr, repeats, seed)
     wide = table.pivot_table(index=["subject", "gm_t1_ms", "wm_t1_ms", "b"], columns="method",
                              values=["rb", "abs_rb", "cv", "b_estimate"]).round(2)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -454,8 +468,8 @@ def quality_benchmark(study: Study, weights: dict[str, str | None], subjects: in
         print(_arim_targets(table))
     rims = [m for m in weights if m in ("rim", "arim")]
     if rims:
-        truth = study.test_truth(brain, "t1", seed)
-        scan = next(iter(noisy_batches(truth, tau, sigma, 1, torch.Generator().manual_seed(seed))))
+        truth = study.test_truth(study.mni152_brain(), "t1", seed)
+        scan = next(iter(noisy_batches(truth, tau, float(sigma_for_snr(snr)), 1, torch.Generator().manual_seed(seed))))
         print("gradient ablation, subject 0, one realisation: median over the brain of |estimate without the "
               "likelihood gradient / with it - 1| (a solver's every parameter answers to the data)")
         for method in rims:

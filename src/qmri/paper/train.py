@@ -33,7 +33,7 @@ from qmri.estimators.networks.checkpoint import (
     fast_dtype,
     load_model,
 )
-from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
+from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet, resampled_stem
 from qmri.paper.anyprotocol import (
     AnyProtocolSettings,
     draw_maps,
@@ -188,18 +188,21 @@ def export_resume(resume: str | os.PathLike, output: str | os.PathLike, device: 
     return checkpoint
 
 
-def start_from(net: torch.nn.Module, method: str, task: str, start: str | os.PathLike) -> str:
-    """Load the weights of the trained checkpoint ``start`` into ``net`` (fine-tuning); return its protocol.
+def start_from(net: torch.nn.Module, method: str, task: str, start: str | os.PathLike, tau_ms: list[float]) -> str:
+    """Load the weights of the trained checkpoint ``start`` into ``net`` (fine-tuning to ``tau_ms``); return its
+    protocol.
 
     Its method and task must be ``net``'s. A RIM reads no image count, so all of it carries over. A ResNet's
-    stem convolution reads the N images: trained on another N, that one layer keeps its fresh Kaiming weights.
+    stem convolution reads the N images: trained on other times, it starts resampled to ``tau_ms``
+    (``resampled_stem``: each trained time's weight spread over its neighbours in the new protocol), so the
+    fine-tuning starts from the features the trained model computed instead of from fresh Kaiming weights.
     """
     trained, meta = load_model(start)
     if (meta["method"], meta["task"]) != (method, task):
         raise QmriError(f"cannot fine-tune a {method} for {task} from {start}: a {meta['method']} for {meta['task']}")
     state = trained.state_dict()
-    if isinstance(net, ResNet) and net.n_images != trained.n_images:
-        state = {k: v for k, v in state.items() if k != "stem.0.weight"} | {"stem.0.weight": net.stem[0].weight}
+    if isinstance(net, ResNet) and list(meta["tau_ms"]) != list(tau_ms):
+        state["stem.0.weight"] = resampled_stem(state["stem.0.weight"], meta["tau_ms"], tau_ms)
     net.load_state_dict(state)
     return meta["protocol"]
 
@@ -225,7 +228,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
     torch.manual_seed(seed)
     n_images = 0 if tau_ms is None else len(tau_ms)
     net = build_network(method, model, n_images, settings.rim_steps, settings.rim_features, settings.resnet_widths)
-    started = None if start is None else start_from(net, method, task, start)
+    started = None if start is None else start_from(net, method, task, start, tau_ms)
     net = net.to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
     if tau_ms is None:

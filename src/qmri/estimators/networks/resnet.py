@@ -8,6 +8,7 @@ Other widths (config ``training.resnet.resnet_widths``) keep the structure: the 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -48,3 +49,30 @@ class ResNet(nn.Module):
         if signal_net.shape[1] != self.n_images:
             raise ValueError(f"this ResNet takes {self.n_images} images, got {signal_net.shape[1]}")
         return self.head(self.blocks(self.stem(signal_net)))
+
+
+def resampling_matrix(tau_from: list[float], tau_to: list[float]) -> torch.Tensor:
+    """Return ``P`` (len(tau_from), len(tau_to)) with ``x(tau_from) ~ P x(tau_to)`` for images sampled at ``tau_to``.
+
+    Linear interpolation in tau between the two neighbouring samples; outside ``tau_to``'s range the nearest
+    end sample (no extrapolation, which would amplify noise). Each row sums to one.
+    """
+    order = np.argsort(tau_to)
+    known = np.asarray(tau_to, dtype=np.float64)[order]
+    wanted = np.asarray(tau_from, dtype=np.float64)
+    rows = np.arange(len(wanted))
+    upper = np.clip(np.searchsorted(known, wanted), 1, len(known) - 1)
+    lower = upper - 1
+    span = np.where(known[upper] > known[lower], known[upper] - known[lower], 1.0)
+    share = np.clip((wanted - known[lower]) / span, 0.0, 1.0)
+    matrix = np.zeros((len(wanted), len(known)))
+    np.add.at(matrix, (rows, order[lower]), 1.0 - share)
+    np.add.at(matrix, (rows, order[upper]), share)
+    return torch.from_numpy(matrix)
+
+
+def resampled_stem(weight: torch.Tensor, tau_from: list[float], tau_to: list[float]) -> torch.Tensor:
+    """Return the stem weights ``(width, len(tau_to), 1, 1)`` that read images at ``tau_to`` as ``weight`` read
+    them at ``tau_from``: ``W P`` with ``P = resampling_matrix(tau_from, tau_to)`` (fine-tuning to a protocol)."""
+    matrix = resampling_matrix(tau_from, tau_to).to(weight)
+    return (weight.flatten(1) @ matrix)[:, :, None, None]
