@@ -21,6 +21,7 @@ from qmri.estimators.networks.resnet import BLOCK_WIDTHS
 from qmri.estimators.networks.rim import RIM
 from qmri.paper import tissues as T
 from qmri.paper.acquisitions import BATCH, noisy_batches
+from qmri.paper.brains import BrainModel
 from qmri.paper.metrics import coefficient_of_variation, pixel_metrics, relative_bias
 from qmri.paper.montecarlo import repeated_estimates
 from qmri.paper.simulate import sigma_for_snr, synthesise
@@ -404,17 +405,20 @@ def _arim_targets(table: pd.DataFrame) -> str:
 
 
 def t1_quality(study: Study, protocol: Protocol, estimators: dict[str, Estimator], subjects: int = 8,
-               snr: float = 10.0, repeats: int = 10, seed: int | None = None) -> pd.DataFrame:
+               snr: float = 10.0, repeats: int = 10, seed: int | None = None, brain: BrainModel | None = None
+               ) -> pd.DataFrame:
     """Return the T1 quality of ``estimators`` (any labels) on unseen subjects, one row per subject and label.
 
     Subject k is the held-out middle MNI slice with its own Table 1 draw (seed ``seed + k``; with the default
     seed subject 0 is the pipeline's test slice), mapped from ``repeats`` noise realisations at ``snr`` with
     ``protocol``'s inversion times, the same realisations for every estimator. Columns: median over the brain
     of the per-pixel relative bias (``rb``), of its absolute value (``abs_rb``) and the CV (percent), the mean
-    estimate of B (the true B is one value per subject, column ``b``).
+    estimate of B (the true B is one value per subject, column ``b``). ``brain``: the study's ``mni152_brain()``,
+    if the caller has it already.
     """
     seed = study.seed if seed is None else seed
-    brain, model, tau = study.mni152_brain(), InversionRecovery(), protocol.tau_ms
+    brain = study.mni152_brain() if brain is None else brain
+    model, tau = InversionRecovery(), protocol.tau_ms
     b, t1 = model.param_names.index("B"), model.param_names.index("T1")
     sigma = float(sigma_for_snr(snr))
     rows = []
@@ -451,7 +455,8 @@ def quality_benchmark(study: Study, weights: dict[str, str | None], subjects: in
     model, tau = InversionRecovery(), chosen.tau_ms
     print(f"T1 quality on {subjects} unseen subject draws: SNR {snr:g}, {len(tau)} TIs ({chosen.name}), C = {repeats}; "
           f"MLE lambda_B = {study.lambda_b:g}; medians over the brain, percent")
-    table = t1_quality(study, chosen, study.estimators(chosen, weights), subjects, snr, repeats, seed)
+    brain = study.mni152_brain()
+    table = t1_quality(study, chosen, study.estimators(chosen, weights), subjects, snr, repeats, seed, brain)
     wide = table.pivot_table(index=["subject", "gm_t1_ms", "wm_t1_ms", "b"], columns="method",
                              values=["rb", "abs_rb", "cv", "b_estimate"]).round(2)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -468,7 +473,7 @@ def quality_benchmark(study: Study, weights: dict[str, str | None], subjects: in
         print(_arim_targets(table))
     rims = [m for m in weights if m in ("rim", "arim")]
     if rims:
-        truth = study.test_truth(study.mni152_brain(), "t1", seed)
+        truth = study.test_truth(brain, "t1", seed)
         scan = next(iter(noisy_batches(truth, tau, float(sigma_for_snr(snr)), 1, torch.Generator().manual_seed(seed))))
         print("gradient ablation, subject 0, one realisation: median over the brain of |estimate without the "
               "likelihood gradient / with it - 1| (a solver's every parameter answers to the data)")
