@@ -168,6 +168,71 @@ def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monk
     assert np.genfromtxt(tmp_path / "b.csv", delimiter=",", names=True)["iteration"].tolist() == list(range(1, 7))
 
 
+def test_compiles_cell_only_where_it_was_measured_to_pay():
+    from qmri.paper.train import COMPILE_MIN_ITERATIONS, compiles_cell
+
+    cpu, rim, resnet = torch.device("cpu"), RIM(InversionRecovery(), steps=1, features=4), ResNet(5, 3)
+    long, short = TrainSettings(iterations=COMPILE_MIN_ITERATIONS), TrainSettings(iterations=COMPILE_MIN_ITERATIONS - 1)
+    assert compiles_cell(rim, cpu, torch.float32, long)
+    assert not compiles_cell(rim, cpu, torch.float32, short) and not compiles_cell(rim, cpu, torch.bfloat16, long)
+    assert not compiles_cell(rim, torch.device("cuda"), torch.float32, long)
+    assert not compiles_cell(resnet, cpu, torch.float32, TrainSettings(compile=True))
+    assert compiles_cell(rim, cpu, torch.bfloat16, TrainSettings(iterations=1, compile=True))
+    assert not compiles_cell(rim, cpu, torch.float32, TrainSettings(iterations=5000, compile=False))
+    with pytest.raises(QmriError, match="compile must be true, false or auto"):
+        TrainSettings(compile="yes")
+
+
+@pytest.mark.slow
+def test_compiled_cell_trains_as_the_eager_one(rng, tmp_path):
+    """torch.compile changes the rounding of the cell, not what it computes: losses and weights agree with the
+    eager run's within float32 rounding, and the checkpoint loads as any other."""
+    trainset = toy_trainset(rng, p=6, size=10)
+    runs = {}
+    for compiled in (False, True):
+        settings = TrainSettings(iterations=3, batch_size=2, rim_steps=2, rim_features=4, precision="float32",
+                                 compile=compiled)
+        runs[compiled] = train("rim", "p", "t1", TAU, trainset, settings, 2, tmp_path / f"{compiled}.pt",
+                               tmp_path / f"{compiled}.csv", progress=False)
+        assert runs[compiled]["compiled_cell"] is compiled
+    eager, compiled = runs[False], runs[True]
+    losses = [np.genfromtxt(tmp_path / f"{c}.csv", delimiter=",", names=True)["loss"] for c in (False, True)]
+    assert np.allclose(losses[1], losses[0], rtol=1e-5)
+    for key, value in eager["state_dict"].items():
+        assert torch.allclose(compiled["state_dict"][key], value, rtol=1e-4, atol=1e-6), key
+    net, meta = load_model(tmp_path / "True.pt")
+    assert meta["compiled_cell"] and torch.isfinite(predict(net, meta, torch.rand(1, len(TAU), 9, 7), TAU, "t1")).all()
+
+
+def test_auto_compile_trains_eager_where_compiling_fails(rng, tmp_path, monkeypatch, caplog):
+    """No C++ compiler (or any failure of inductor): "auto" logs one warning and trains the very same model
+    eager, first batch included; ``compile: true`` lets the error through."""
+    import qmri.paper.train as training
+
+    def failing_compile(function):
+        def call(*args, **kwargs):
+            raise RuntimeError("Compiler: g++ not found\nmore lines")
+        return call
+
+    trainset = toy_trainset(rng, p=6, size=10)
+    settings = {"iterations": 4, "batch_size": 2, "rim_steps": 2, "rim_features": 4, "precision": "float32"}
+    eager = train("rim", "p", "t1", TAU, trainset, TrainSettings(**settings, compile=False), 2, tmp_path / "e.pt",
+                  tmp_path / "e.csv", progress=False)
+    monkeypatch.setattr(training, "COMPILE_MIN_ITERATIONS", 4)
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    with caplog.at_level("WARNING", logger="qmri.train"):
+        auto = train("rim", "p", "t1", TAU, trainset, TrainSettings(**settings), 2, tmp_path / "a.pt",
+                     tmp_path / "a.csv", progress=False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "train rim p: compiling the RIM's cell failed (Compiler: g++ not found); training it eager"]
+    assert auto["compiled_cell"] is False
+    for key, value in eager["state_dict"].items():
+        assert torch.equal(auto["state_dict"][key], value), key
+    with pytest.raises(RuntimeError, match="g\\+\\+ not found"):
+        train("rim", "p", "t1", TAU, trainset, TrainSettings(**settings, compile=True), 2, tmp_path / "t.pt",
+              tmp_path / "t.csv", progress=False)
+
+
 def test_fast_tanh_is_tanh_in_value_and_gradient(generator):
     """float32 through 2 sigmoid(2x) - 1 within a few float32 roundings; its gradient tanh's; bfloat16 torch's own."""
     x = torch.cat([torch.linspace(-20, 20, 4001), 1e-3 * torch.randn(1000, generator=generator)]).requires_grad_()
