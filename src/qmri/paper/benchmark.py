@@ -291,11 +291,13 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
     Each is timed twice in this run, with the same weights: the comparison implementation (plain
     eager float32, contiguous tensors, likelihood gradient through the full Jacobian) and ours
     (closed-form ``J^T r``; a bfloat16 RIM cell at inference and bfloat16 autocast in training where
-    the CPU has AVX512-BF16/AMX; channels-last tensors). The bound is the step's counted FLOPs at the
-    matrix-multiply rate measured in the same run (fp32, and the fast dtype's where it differs).
+    the CPU has AVX512-BF16/AMX; channels-last tensors; the RIM's cell compiled in training where the
+    pipeline's RIM training compiles it, ``qmri.paper.train.compiles_cell``, its compiling in the untimed
+    warm-up). The bound is the step's counted FLOPs at the matrix-multiply rate measured in the same run
+    (fp32, and the fast dtype's where it differs).
     """
     from qmri.estimators.networks.checkpoint import autocast, build_network, estimates, fast_dtype, inference_precision
-    from qmri.paper.train import masked_mse
+    from qmri.paper.train import compile_cell, compiles_cell, masked_mse
 
     torch.manual_seed(seed)
     tau = torch.tensor(study.montecarlo_protocol("t1").tau_ms, dtype=torch.float32)
@@ -324,9 +326,12 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
                 estimates(infer_net, image.contiguous(memory_format=torch.channels_last), tau)
         return run
 
-    def step(method, model, dtype, layout, widths=BLOCK_WIDTHS):
+    def step(method, model, dtype, layout, widths=BLOCK_WIDTHS, settings=None):
+        """A training step; ``settings`` (ours): the pipeline's, whose ``compiles_cell`` decides on compiling."""
         torch.manual_seed(seed)
         net = build_network(method, model, n, resnet_widths=widths).to(memory_format=layout)
+        if settings is not None and compiles_cell(net, cpu, dtype, settings):
+            compile_cell(net)
         optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
 
         def run():
@@ -344,6 +349,7 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
     arim = build_network("arim", InversionRecovery(), n).eval()
     contiguous, last = torch.contiguous_format, torch.channels_last
     widths = study.training("resnet", study.montecarlo_protocol("t1").name)[0].resnet_widths
+    rim_settings = study.training("rim", study.montecarlo_protocol("t1").name)[0]
     narrow = build_network("resnet", InversionRecovery(), n, resnet_widths=widths).eval()
     own_resnet = [] if widths == BLOCK_WIDTHS else [
         (f"ResNet {'-'.join(map(str, widths))} inference", plain_inference(narrow), fast_inference(narrow), None),
@@ -353,20 +359,21 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
         (f"RIM inference 256x256x{n}, J=6", plain_inference(plain_rim), fast_inference(rim), 3.8),
         (f"aRIM (ours) inference 256x256x{n}", plain_inference(arim), fast_inference(arim), None),
         (f"ResNet inference 256x256x{n}", plain_inference(resnet), fast_inference(resnet), 27.0),
-        ("RIM training step, 24 x 40x40", step("rim", _JacobianInversionRecovery(), torch.float32, contiguous),
-         step("rim", InversionRecovery(), fast, last), None),
+        ("RIM training step, 24 x 40x40" + (", compiled" if compiles_cell(rim, cpu, fast, rim_settings) else ""),
+         step("rim", _JacobianInversionRecovery(), torch.float32, contiguous),
+         step("rim", InversionRecovery(), fast, last, settings=rim_settings), None),
         ("ResNet training step, 24 x 40x40", step("resnet", InversionRecovery(), torch.float32, contiguous),
          step("resnet", InversionRecovery(), fast, last), None),
         *own_resnet,
     ]
     fast_name = str(fast).removeprefix("torch.")
-    print(f"{'':34s} {'comparison':>11} {'ours':>8} {'ratio':>6} {'paper':>7} {'GFLOP':>7} {'fp32 bound':>11} "
+    print(f"{'':40s} {'comparison':>11} {'ours':>8} {'ratio':>6} {'paper':>7} {'GFLOP':>7} {'fp32 bound':>11} "
           f"{'ours/bound':>10}" + (f" {fast_name + ' bound':>14}" if fast != torch.float32 else ""))
     for name, comparison, ours, paper in cases:
         flops = counted_flops(ours)
         base, best = median_seconds(comparison, repeats), median_seconds(ours, repeats)
         bound = flops / peaks[torch.float32]
-        line = (f"{name:34s} {base:>10.3f}s {best:>7.3f}s {base / best:>5.1f}x "
+        line = (f"{name:40s} {base:>10.3f}s {best:>7.3f}s {base / best:>5.1f}x "
                 f"{f'{paper:.1f}s' if paper else '':>7} {flops / 1e9:>7.1f} {bound:>10.3f}s {best / bound:>9.1f}x")
         if fast != torch.float32:
             line += f" {flops / peaks[fast]:>13.3f}s"

@@ -92,6 +92,12 @@ def compiles_cell(net: torch.nn.Module, device: torch.device, dtype: torch.dtype
                                         and settings.iterations >= COMPILE_MIN_ITERATIONS)
 
 
+def compile_cell(net: RIM) -> None:
+    """Compile the recurrent cell of ``net`` in place (``torch.compile`` of its ``forward``, undone by ``del
+    net.cell.forward``): its weights and state-dict keys stay the module's."""
+    net.cell.forward = torch.compile(net.cell.forward)
+
+
 def _loss(net: torch.nn.Module, batch: tuple, device: torch.device, dtype: torch.dtype
           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Return the loss of one mini-batch ``(signal, target, mask, tau, weights)`` and the estimates, after
@@ -293,7 +299,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
     name = f"train {method} {protocol}"
     compiled = compiles_cell(net, device, dtype, settings)
     if compiled:
-        net.cell.forward = torch.compile(net.cell.forward)
+        compile_cell(net)
         logging.getLogger("qmri.train").info("%s: compiling the RIM's cell (torch.compile)", name)
     # a bar on a terminal; in a rule's log (not a terminal) a line per 5 % instead
     bar = tqdm(range(start, settings.iterations), initial=start, total=settings.iterations, desc=name,
