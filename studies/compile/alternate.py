@@ -1,0 +1,59 @@
+"""The RIM's training step with its cell eager and compiled (``qmri.paper.train.compile_cell``), alternating in one
+process so that both see the same host load: ``python studies/compile/alternate.py THREADS [t1|t2]``.
+
+Prints the medians of 10 alternating steps (batch 24 of 40 x 40, J = 6; 31 TIs or 6 TEs), after two warm-up
+steps each (the compiling), and the first loss of each (the same model and batch).
+"""
+
+import sys
+import time
+
+import torch
+
+from qmri.estimators.networks.checkpoint import build_network, estimates
+from qmri.paper.train import compile_cell, masked_mse
+from qmri.physics.signal import model_for_task
+
+
+def stepper(model, n_images: int, batch: torch.Tensor, target: torch.Tensor, compiled: bool):
+    """Return one Adam step of a fresh RIM (seed 0) on ``batch``, returning its loss."""
+    torch.manual_seed(0)
+    net = build_network("rim", model, n_images).to(memory_format=torch.channels_last)
+    if compiled:
+        compile_cell(net)
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
+    tau = torch.linspace(139, 937, n_images)
+    mask = torch.ones(batch.shape[0], *batch.shape[2:], dtype=torch.bool)
+
+    def step() -> float:
+        optimiser.zero_grad(set_to_none=True)
+        loss = masked_mse(estimates(net, batch, tau), target, mask)
+        loss.backward()
+        optimiser.step()
+        return loss.item()
+    return step
+
+
+def main(threads: int, task: str = "t1") -> None:
+    torch.set_num_threads(threads)
+    model = model_for_task(task)
+    n_images = 31 if task == "t1" else 6
+    generator = torch.Generator().manual_seed(0)
+    batch = torch.rand(24, n_images, 40, 40, generator=generator).contiguous(memory_format=torch.channels_last)
+    target = torch.rand(24, model.n_params, 40, 40, generator=generator)
+    steps = {compiled: stepper(model, n_images, batch, target, compiled) for compiled in (False, True)}
+    print("first loss, eager / compiled:", *(steps[c]() for c in (False, True)))
+    for compiled in (False, True):
+        steps[compiled]()
+    seconds = {False: [], True: []}
+    for _ in range(10):
+        for compiled in (False, True):
+            began = time.perf_counter()
+            steps[compiled]()
+            seconds[compiled].append(time.perf_counter() - began)
+    eager, fast = (torch.tensor(seconds[c]).median().item() for c in (False, True))
+    print(f"{task}, {threads} thread(s): eager {eager:.3f} s, compiled {fast:.3f} s a step, {eager / fast:.2f}x")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), *sys.argv[2:])
