@@ -82,10 +82,10 @@ def compiles_cell(net: torch.nn.Module, device: torch.device, dtype: torch.dtype
     Measured for the choice (Intel Xeon family 6 model 207, avx512f without avx512_bf16; one thread; a training
     step of 24 x 40 x 40, J = 6, eager and compiled alternating in one process, ``studies/compile/alternate.py``,
     2026-11-28): T1 with 31 TIs 1.307 -> 1.127 s, with torch capped to AVX2 1.618 -> 1.483 s, T2 capped
-    1.539 -> 1.387 s (inductor fuses
-    the GRUs' elementwise work, about 45 % of an eager step), for 6-30 s of compiling: a gain from about 200
-    iterations on. The ResNet's step (2.86 -> 2.80 s, capped) and the RIM's 256 x 256 inference (0.58 -> 0.56 s)
-    gained too little to compile; bfloat16 autocast (AVX512-BF16 CPUs, GPUs) is left as it was.
+    1.539 -> 1.387 s (inductor fuses the GRUs' elementwise work, about 45 % of an eager step), for 6-30 s of
+    compiling: a gain from about 200 iterations on. The ResNet's step (2.86 -> 2.80 s, capped) and the RIM's
+    256 x 256 inference (0.58 -> 0.56 s) gained too little to compile; bfloat16 autocast (AVX512-BF16 CPUs,
+    GPUs) is left as it was.
     """
     if not isinstance(net, RIM) or settings.compile is False:
         return False
