@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from qmri import __version__
 from qmri.data.io import atomic_path, load_arrays
-from qmri.errors import QmriError
+from qmri.errors import QmriError, first_line
 from qmri.estimators.networks import scaling
 from qmri.estimators.networks.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -316,8 +316,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
             if not (compiled and settings.compile == "auto" and iteration == start):
                 raise
             logging.getLogger("qmri.train").warning("%s: compiling the RIM's cell failed (%s); training it eager",
-                                                    name, str(error).strip().splitlines()[0] if str(error).strip()
-                                                    else type(error).__name__)
+                                                    name, first_line(error))
             del net.cell.forward
             compiled = False
             optimiser.zero_grad(set_to_none=True)

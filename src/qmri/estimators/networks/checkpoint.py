@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.torch_version import TorchVersion
 
-from qmri.errors import QmriError
+from qmri.errors import QmriError, first_line
 from qmri.estimators.networks import packaged_weights, scaling
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
 from qmri.estimators.networks.rim import RIM, AnyProtocolRIM
@@ -107,8 +107,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
         with torch.serialization.safe_globals([TorchVersion]):
             checkpoint = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises many types for damaged or foreign files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise QmriError(f"cannot read weights {path}: {reason}") from None
+        raise QmriError(f"cannot read weights {path}: {first_line(err)}") from None
     if not isinstance(checkpoint, dict) or "format" not in checkpoint:
         raise QmriError(f"{path} is not a qmri checkpoint")
     if checkpoint["format"] != CHECKPOINT_FORMAT:
