@@ -1,5 +1,7 @@
 """RIM, ResNet, scaling, training, checkpoints and inference."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -168,25 +170,25 @@ def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monk
     assert np.genfromtxt(tmp_path / "b.csv", delimiter=",", names=True)["iteration"].tolist() == list(range(1, 7))
 
 
-def test_compiles_cell_only_where_it_was_measured_to_pay():
-    from qmri.paper.train import COMPILE_MIN_ITERATIONS, compiles_cell
+def test_compiles_rim_only_where_it_was_measured_to_pay():
+    from qmri.paper.train import COMPILE_MIN_ITERATIONS, compiles_rim
 
     cpu, rim, resnet = torch.device("cpu"), RIM(InversionRecovery(), steps=1, features=4), ResNet(5, 3)
     long, short = TrainSettings(iterations=COMPILE_MIN_ITERATIONS), TrainSettings(iterations=COMPILE_MIN_ITERATIONS - 1)
-    assert compiles_cell(rim, cpu, torch.float32, long)
-    assert not compiles_cell(rim, cpu, torch.float32, short) and not compiles_cell(rim, cpu, torch.bfloat16, long)
-    assert not compiles_cell(rim, torch.device("cuda"), torch.float32, long)
-    assert not compiles_cell(resnet, cpu, torch.float32, TrainSettings(compile=True))
-    assert compiles_cell(rim, cpu, torch.bfloat16, TrainSettings(iterations=1, compile=True))
-    assert not compiles_cell(rim, cpu, torch.float32, TrainSettings(iterations=5000, compile=False))
+    assert compiles_rim(rim, cpu, torch.float32, long)
+    assert not compiles_rim(rim, cpu, torch.float32, short) and not compiles_rim(rim, cpu, torch.bfloat16, long)
+    assert not compiles_rim(rim, torch.device("cuda"), torch.float32, long)
+    assert not compiles_rim(resnet, cpu, torch.float32, TrainSettings(compile=True))
+    assert compiles_rim(rim, cpu, torch.bfloat16, TrainSettings(iterations=1, compile=True))
+    assert not compiles_rim(rim, cpu, torch.float32, TrainSettings(iterations=5000, compile=False))
     with pytest.raises(QmriError, match="compile must be true, false or auto"):
         TrainSettings(compile="yes")
 
 
 @pytest.mark.slow
-def test_compiled_cell_trains_as_the_eager_one(rng, tmp_path):
-    """torch.compile changes the rounding of the cell, not what it computes: losses and weights agree with the
-    eager run's within float32 rounding, and the checkpoint loads as any other."""
+def test_compiled_rim_trains_as_the_eager_one(rng, tmp_path):
+    """torch.compile changes the rounding of the cell and the gradient, not what they compute: losses and weights
+    agree with the eager run's within float32 rounding, and the checkpoint loads as any other."""
     trainset = toy_trainset(rng, p=6, size=10)
     runs = {}
     for compiled in (False, True):
@@ -194,14 +196,14 @@ def test_compiled_cell_trains_as_the_eager_one(rng, tmp_path):
                                  compile=compiled)
         runs[compiled] = train("rim", "p", "t1", TAU, trainset, settings, 2, tmp_path / f"{compiled}.pt",
                                tmp_path / f"{compiled}.csv", progress=False)
-        assert runs[compiled]["compiled_cell"] is compiled
+        assert runs[compiled]["compiled"] is compiled
     eager, compiled = runs[False], runs[True]
     losses = [np.genfromtxt(tmp_path / f"{c}.csv", delimiter=",", names=True)["loss"] for c in (False, True)]
     assert np.allclose(losses[1], losses[0], rtol=1e-5)
     for key, value in eager["state_dict"].items():
         assert torch.allclose(compiled["state_dict"][key], value, rtol=1e-4, atol=1e-6), key
     net, meta = load_model(tmp_path / "True.pt")
-    assert meta["compiled_cell"] and torch.isfinite(predict(net, meta, torch.rand(1, len(TAU), 9, 7), TAU, "t1")).all()
+    assert meta["compiled"] and torch.isfinite(predict(net, meta, torch.rand(1, len(TAU), 9, 7), TAU, "t1")).all()
 
 
 def test_auto_compile_trains_eager_where_compiling_fails(rng, tmp_path, monkeypatch, caplog):
@@ -224,13 +226,28 @@ def test_auto_compile_trains_eager_where_compiling_fails(rng, tmp_path, monkeypa
         auto = train("rim", "p", "t1", TAU, trainset, TrainSettings(**settings), 2, tmp_path / "a.pt",
                      tmp_path / "a.csv", progress=False)
     assert [r.getMessage() for r in caplog.records] == [
-        "train rim p: compiling the RIM's cell failed (Compiler: g++ not found); training it eager"]
-    assert auto["compiled_cell"] is False
+        "train rim p: compiling the RIM failed (Compiler: g++ not found); training it eager"]
+    assert auto["compiled"] is False
     for key, value in eager["state_dict"].items():
         assert torch.equal(auto["state_dict"][key], value), key
     with pytest.raises(RuntimeError, match="g\\+\\+ not found"):
         train("rim", "p", "t1", TAU, trainset, TrainSettings(**settings, compile=True), 2, tmp_path / "t.pt",
               tmp_path / "t.csv", progress=False)
+
+
+def test_inductor_cache_is_a_folder_per_cpu_capability(tmp_path, monkeypatch):
+    """Kernels compiled with torch capped to AVX2 crashed a later uncapped run that found them in the same cache:
+    each capability gets its own folder, appended once to the user's (or inductor's default) folder."""
+    from qmri.paper.train import inductor_cache_per_capability
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    assert inductor_cache_per_capability() == tmp_path / capability
+    assert inductor_cache_per_capability() == tmp_path / capability
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / capability)
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    folder = inductor_cache_per_capability()
+    assert folder.name == capability and folder.parent.name.startswith("torchinductor")
 
 
 def test_fast_tanh_is_tanh_in_value_and_gradient(generator):

@@ -291,13 +291,13 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
     Each is timed twice in this run, with the same weights: the comparison implementation (plain
     eager float32, contiguous tensors, likelihood gradient through the full Jacobian) and ours
     (closed-form ``J^T r``; a bfloat16 RIM cell at inference and bfloat16 autocast in training where
-    the CPU has AVX512-BF16/AMX; channels-last tensors; the RIM's cell compiled in training where the
-    pipeline's RIM training compiles it, ``qmri.paper.train.compiles_cell``, its compiling in the untimed
-    warm-up). The bound is the step's counted FLOPs at the matrix-multiply rate measured in the same run
+    the CPU has AVX512-BF16/AMX; channels-last tensors; the RIM's cell and likelihood gradient compiled in
+    training where the pipeline's RIM training compiles them, ``qmri.paper.train.compiles_rim``, its compiling in
+    the untimed warm-up). The bound is the step's counted FLOPs at the matrix-multiply rate measured in the same run
     (fp32, and the fast dtype's where it differs).
     """
     from qmri.estimators.networks.checkpoint import autocast, build_network, estimates, fast_dtype, inference_precision
-    from qmri.paper.train import compile_cell, compiles_cell, masked_mse
+    from qmri.paper.train import compile_rim, compiles_rim, masked_mse
 
     torch.manual_seed(seed)
     tau = torch.tensor(study.montecarlo_protocol("t1").tau_ms, dtype=torch.float32)
@@ -327,11 +327,11 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
         return run
 
     def step(method, model, dtype, layout, widths=BLOCK_WIDTHS, settings=None):
-        """A training step; ``settings`` (ours): the pipeline's, whose ``compiles_cell`` decides on compiling."""
+        """A training step; ``settings`` (ours): the pipeline's, whose ``compiles_rim`` decides on compiling."""
         torch.manual_seed(seed)
         net = build_network(method, model, n, resnet_widths=widths).to(memory_format=layout)
-        if settings is not None and compiles_cell(net, cpu, dtype, settings):
-            compile_cell(net)
+        if settings is not None and compiles_rim(net, cpu, dtype, settings):
+            compile_rim(net)
         optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
 
         def run():
@@ -359,7 +359,7 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
         (f"RIM inference 256x256x{n}, J=6", plain_inference(plain_rim), fast_inference(rim), 3.8),
         (f"aRIM (ours) inference 256x256x{n}", plain_inference(arim), fast_inference(arim), None),
         (f"ResNet inference 256x256x{n}", plain_inference(resnet), fast_inference(resnet), 27.0),
-        ("RIM training step, 24 x 40x40" + (", compiled" if compiles_cell(rim, cpu, fast, rim_settings) else ""),
+        ("RIM training step, 24 x 40x40" + (", compiled" if compiles_rim(rim, cpu, fast, rim_settings) else ""),
          step("rim", _JacobianInversionRecovery(), torch.float32, contiguous),
          step("rim", InversionRecovery(), fast, last, settings=rim_settings), None),
         ("ResNet training step, 24 x 40x40", step("resnet", InversionRecovery(), torch.float32, contiguous),

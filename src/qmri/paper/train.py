@@ -13,6 +13,7 @@ import csv
 import logging
 import os
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,7 +62,8 @@ class TrainSettings:
     precision: str = "auto"
     #: the ResNet's block widths (default the paper's; the RIM ignores them)
     resnet_widths: tuple[int, ...] = BLOCK_WIDTHS
-    #: compile a RIM's recurrent cell with ``torch.compile``: True, False or "auto" (``compiles_cell``)
+    #: compile a RIM's recurrent cell and likelihood gradient with ``torch.compile``: True, False or "auto"
+    #: (``compiles_rim``)
     compile: bool | str = "auto"
 
     def __post_init__(self):
@@ -70,22 +72,22 @@ class TrainSettings:
             raise QmriError(f"training: compile must be true, false or auto, got {self.compile!r}")
 
 
-#: the fewest iterations for which ``compile: auto`` compiles a RIM's cell (``compiles_cell``)
+#: the fewest iterations for which ``compile: auto`` compiles a RIM (``compiles_rim``)
 COMPILE_MIN_ITERATIONS = 300
 
 
-def compiles_cell(net: torch.nn.Module, device: torch.device, dtype: torch.dtype, settings: TrainSettings) -> bool:
-    """Return whether training compiles the recurrent cell of ``net`` (``torch.compile``, inductor): never for a
-    ResNet; for a RIM as ``settings.compile`` says, where ``"auto"`` means float32 on a CPU for at least
+def compiles_rim(net: torch.nn.Module, device: torch.device, dtype: torch.dtype, settings: TrainSettings) -> bool:
+    """Return whether training compiles ``net``'s recurrent cell and likelihood gradient (``compile_rim``): never
+    for a ResNet; for a RIM as ``settings.compile`` says, where ``"auto"`` means float32 on a CPU for at least
     ``COMPILE_MIN_ITERATIONS`` iterations.
 
-    Measured for the choice (Intel Xeon family 6 model 207, avx512f without avx512_bf16; one thread; a training
-    step of 24 x 40 x 40, J = 6, eager and compiled alternating in one process, ``studies/compile/alternate.py``,
-    2026-11-28): T1 with 31 TIs 1.307 -> 1.127 s, with torch capped to AVX2 1.618 -> 1.483 s, T2 capped
-    1.539 -> 1.387 s (inductor fuses the GRUs' elementwise work, about 45 % of an eager step), for 6-30 s of
-    compiling: a gain from about 200 iterations on. The ResNet's step (2.86 -> 2.80 s, capped) and the RIM's
-    256 x 256 inference (0.58 -> 0.56 s) gained too little to compile; bfloat16 autocast (AVX512-BF16 CPUs,
-    GPUs) is left as it was.
+    Measured for the choice (Intel Xeon family 6 model 207, avx512f without avx512_bf16; a training step of
+    24 x 40 x 40, J = 6, eager and compiled alternating in one process, ``studies/compile/alternate.py``): the
+    cell, 2026-11-28, one thread: T1 with 31 TIs 1.307 -> 1.127 s, with torch capped to AVX2 1.618 -> 1.483 s, T2
+    capped 1.539 -> 1.387 s (inductor fuses the GRUs' elementwise work, about 45 % of an eager step), for 6-30 s of
+    compiling: a gain from about 200 iterations on; the gradient too, 2026-11-29, a further 5-7 % (its dozen
+    passes over the batch's N images fused into one). The ResNet's step (2.86 -> 2.80 s, capped) gained too little
+    to compile; bfloat16 autocast (AVX512-BF16 CPUs, GPUs) is left as it was.
     """
     if not isinstance(net, RIM) or settings.compile is False:
         return False
@@ -93,10 +95,38 @@ def compiles_cell(net: torch.nn.Module, device: torch.device, dtype: torch.dtype
                                         and settings.iterations >= COMPILE_MIN_ITERATIONS)
 
 
-def compile_cell(net: RIM) -> None:
-    """Compile the recurrent cell of ``net`` in place (``torch.compile`` of its ``forward``, undone by ``del
-    net.cell.forward``): its weights and state-dict keys stay the module's."""
+def inductor_cache_per_capability() -> Path:
+    """Give inductor (``torch.compile``) a cache folder per torch CPU capability, and return it.
+
+    Inductor's cache does not key on ``ATEN_CPU_CAPABILITY``: kernels it compiled with torch capped to AVX2 (how
+    this project measures an AVX2-only CPU), loaded by a later uncapped run on an AVX-512 CPU, crashed that run
+    with "double free or corruption" (torch 2.13, Intel Xeon family 6 model 207, 2026-11-29). The folder is
+    ``TORCHINDUCTOR_CACHE_DIR`` (inductor's default where unset) with the capability appended, once.
+    """
+    try:  # torch >= 2.4; its default is a folder per user in the temporary directory
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    except ImportError:
+        def default_cache_dir() -> str:
+            return os.path.join(tempfile.gettempdir(), "torchinductor")
+    capability = torch.backends.cpu.get_cpu_capability()
+    folder = Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or default_cache_dir()).absolute()
+    if folder.name != capability:
+        folder = folder / capability
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
+    return folder
+
+
+def compile_rim(net: RIM) -> None:
+    """Compile ``net``'s recurrent cell and likelihood gradient in place (``torch.compile`` of ``net.cell.forward``
+    and ``net.gradient``, undone by ``uncompile_rim``): its weights and state-dict keys stay the module's."""
+    inductor_cache_per_capability()
     net.cell.forward = torch.compile(net.cell.forward)
+    net.gradient = torch.compile(net.gradient)
+
+
+def uncompile_rim(net: RIM) -> None:
+    """Undo ``compile_rim``."""
+    del net.cell.forward, net.gradient
 
 
 def _loss(net: torch.nn.Module, batch: tuple, device: torch.device, dtype: torch.dtype
@@ -298,10 +328,11 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
             start, rows = state["iteration"], state["log"]
     net.train()
     name = f"train {method} {protocol}"
-    compiled = compiles_cell(net, device, dtype, settings)
+    compiled = compiles_rim(net, device, dtype, settings)
     if compiled:
-        compile_cell(net)
-        logging.getLogger("qmri.train").info("%s: compiling the RIM's cell (torch.compile)", name)
+        compile_rim(net)
+        logging.getLogger("qmri.train").info("%s: compiling the RIM's cell and likelihood gradient (torch.compile)",
+                                             name)
     # a bar on a terminal; in a rule's log (not a terminal) a line per 5 % instead
     bar = tqdm(range(start, settings.iterations), initial=start, total=settings.iterations, desc=name,
                disable=not progress or not sys.stderr.isatty())
@@ -315,9 +346,9 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
         except Exception as error:  # inductor needs a C++ compiler: "auto" trains on without it
             if not (compiled and settings.compile == "auto" and iteration == start):
                 raise
-            logging.getLogger("qmri.train").warning("%s: compiling the RIM's cell failed (%s); training it eager",
+            logging.getLogger("qmri.train").warning("%s: compiling the RIM failed (%s); training it eager",
                                                     name, first_line(error))
-            del net.cell.forward
+            uncompile_rim(net)
             compiled = False
             optimiser.zero_grad(set_to_none=True)
             loss, outputs = _loss(net, batch, device, dtype)
@@ -334,7 +365,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
                 torch.save({**identity, "state_dict": net.state_dict(), "optimizer": optimiser.state_dict(),
                             "batches": batches.state(), "iteration": iteration + 1, "log": rows}, tmp)
     checkpoint = model_checkpoint(identity, net.state_dict(), rows, model, config, device, dtype) | {
-        "compiled_cell": compiled}
+        "compiled": compiled}
     with atomic_path(log_csv) as tmp, open(tmp, "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]) if rows else ["iteration"])
         writer.writeheader()
