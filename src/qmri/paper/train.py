@@ -85,9 +85,10 @@ def compiles_rim(net: torch.nn.Module, device: torch.device, dtype: torch.dtype,
     24 x 40 x 40, J = 6, eager and compiled alternating in one process, ``studies/compile/alternate.py``): the
     cell, 2026-11-28, one thread: T1 with 31 TIs 1.307 -> 1.127 s, with torch capped to AVX2 1.618 -> 1.483 s, T2
     capped 1.539 -> 1.387 s (inductor fuses the GRUs' elementwise work, about 45 % of an eager step), for 6-30 s of
-    compiling: a gain from about 200 iterations on; the gradient too, 2026-11-29, a further 5-7 % (its dozen
-    passes over the batch's N images fused into one). The ResNet's step (2.86 -> 2.80 s, capped) gained too little
-    to compile; bfloat16 autocast (AVX512-BF16 CPUs, GPUs) is left as it was.
+    compiling: a gain from about 200 iterations on; the gradient too, 2026-11-29, a further 1.5-3 % at one thread
+    and 7 % at two (its dozen passes over the batch's N images fused into one). The ResNet's step (2.86 -> 2.80 s,
+    capped) and the RIM's inference (README) gained too little to compile; bfloat16 autocast (AVX512-BF16 CPUs,
+    GPUs) is left as it was.
     """
     if not isinstance(net, RIM) or settings.compile is False:
         return False
