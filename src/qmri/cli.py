@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from qmri import __version__
+from qmri.allocator import keep_freed_memory
 from qmri.errors import QmriError
 from qmri.estimators.mle import LAMBDA_B
 
@@ -133,6 +134,7 @@ def _bench(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 1 input error, 2 usage error)."""
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     try:
         if args.command == "fit":
             _fit(args)
