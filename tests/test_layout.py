@@ -12,8 +12,8 @@ ALLOWED = {
     "physics": {"physics"},
     "data": {"data"},
     "estimators": {"physics", "data", "estimators"},
-    "paper": {"physics", "data", "estimators", "paper", "logs", "provenance"},
-    "cli": {"physics", "data", "estimators", "paper"},
+    "paper": {"physics", "data", "estimators", "paper", "logs", "provenance", "allocator"},
+    "cli": {"physics", "data", "estimators", "paper", "allocator"},
 }
 COMMON = {"", "errors"}
 
