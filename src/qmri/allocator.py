@@ -15,7 +15,6 @@ compiled training step (24 x 40 x 40, J = 6) 0.677 -> 0.641 s with 2 threads and
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -37,7 +36,7 @@ def keep_freed_memory() -> bool:
     """
     if not sys.platform.startswith("linux") or any(name in os.environ for name in USER_SETTINGS):
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc = ctypes.CDLL(None)  # the process's own symbols, the C library's among them
     if not hasattr(libc, "gnu_get_libc_version"):
         return False
     return (libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1

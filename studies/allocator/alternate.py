@@ -8,20 +8,16 @@ compiles: float32 on a CPU; batch 24 of 40 x 40, J = 6, 31 TIs; median of 9), it
 
 import subprocess
 import sys
-import time
 
 import torch
 
+from qmri.paper.timing import median_seconds
+
 
 def _median_seconds(call, repeats: int) -> float:
+    """``median_seconds`` after one more warm-up call (a compiled step's second call may still compile)."""
     call()
-    call()
-    seconds = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        call()
-        seconds.append(time.perf_counter() - began)
-    return sorted(seconds)[repeats // 2]
+    return median_seconds(call, repeats)
 
 
 def measure(threads: int, keep: bool) -> str:
