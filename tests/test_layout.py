@@ -13,7 +13,8 @@ ALLOWED = {
     "data": {"data"},
     "estimators": {"physics", "data", "estimators"},
     "paper": {"physics", "data", "estimators", "paper", "logs", "provenance", "allocator"},
-    "cli": {"physics", "data", "estimators", "paper", "allocator"},
+    "relaxometry": {"physics", "data", "estimators"},
+    "cli": {"physics", "data", "estimators", "relaxometry", "paper", "allocator"},
 }
 COMMON = {"", "errors"}
 

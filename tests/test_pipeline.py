@@ -75,6 +75,9 @@ def test_smoke_preset_makes_every_figure_and_the_report(smoke):
     assert re.search(r"\| hp-t1 +\| +23 \| phantom +\|", report)  # fig. 9a as a table
     assert "![../figures/fig2_montecarlo_t1.png]" in report and "git revision" in report
     assert "Beyond the paper: our any-protocol RIM (aRIM)" in report  # ours, apart from the paper's statements
+    cost = report[report.index("## Run cost by rule"):].split("\n## ")[0]  # every rule's jobs, from benchmarks/
+    for rule in ("brains", "trainset", "train", "fit", "montecarlo", "timing", "phantom_figure", "loss_curve"):
+        assert re.search(rf"^\| {rule} +\| +\d+ \|", cost, re.M), rule
     # nothing left to do: outputs are complete and up to date
     dry = snakemake(workdir, "all_figures", "-n", "--configfile", "presets/smoke.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr

@@ -10,3 +10,15 @@ try:
     __version__ = version("qmri-rim")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0+unknown"
+
+#: the Python API, imported on first use so that ``import qmri`` (and the ``qmri`` command) stays light
+_API = {"InversionRecoveryModel", "T2DecayModel", "RelaxometryModel", "RelaxometryFit"}
+__all__ = sorted(_API | {"__version__"})
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from qmri import relaxometry
+
+        return getattr(relaxometry, name)
+    raise AttributeError(f"module 'qmri' has no attribute {name!r}")

@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _fit(args: argparse.Namespace) -> None:
     from qmri.data.io import load_nifti
     from qmri.data.scans import load_series
-    from qmri.estimators.mapping import describe, map_series, write_maps
+    from qmri.estimators.mapping import describe
+    from qmri.relaxometry import InversionRecoveryModel, T2DecayModel
 
     if args.weights is not None and args.method == "mle":
         raise QmriError("--weights is for --method rim, resnet or arim")
@@ -96,19 +97,24 @@ def _fit(args: argparse.Namespace) -> None:
     if args.mask is not None:
         mask = load_nifti(args.mask)[0]
         mask = mask[:, :, None] if mask.ndim == 2 else mask
-    maps = map_series(series, args.task, args.method, sigma=args.sigma, mask=mask, lambda_b=args.lambda_b,
-                      device=args.device, uncertainty=args.uncertainty, progress=sys.stderr.isatty(),
-                      weights=args.weights, signal=args.signal, noise=args.noise)
-    written = write_maps(maps, args.output, source=str(args.input))
-    for warning in maps.warnings:
+    model = InversionRecoveryModel(series.tau_ms, series.tr_ms) if args.task == "t1" else T2DecayModel(series.tau_ms)
+    result = model.fit_series(series, mask, args.method, args.sigma, args.noise, weights=args.weights,
+                              signal=args.signal, lambda_b=args.lambda_b, device=args.device,
+                              progress=sys.stderr.isatty())
+    written = result.save(args.output, source=str(args.input), uncertainty=args.uncertainty)
+    for warning in result.warnings:
         print(f"qmri: warning: {warning}", file=sys.stderr)
-    print(describe(maps))
+    print(describe(result.maps))
     print("wrote " + ", ".join(str(p) for p in written))
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from qmri.paper import benchmark
-    from qmri.paper.study import Study, write_table
+    try:
+        from qmri.paper import benchmark
+        from qmri.paper.study import Study, write_table
+    except ModuleNotFoundError as err:
+        raise QmriError(f"qmri bench needs the pipeline's packages ({err.name} is missing): "
+                        "pip install 'qmri-rim[workflow]'") from None
 
     study = Study.load(args.config)
     if args.what == "mle":

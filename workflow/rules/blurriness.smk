@@ -13,6 +13,8 @@ rule blurriness:
         protocol=TIMING_PROTOCOL,
     log:
         "logs/blurriness.log",
+    benchmark:
+        "benchmarks/blurriness.tsv"
     resources:
         mem_mb=6000,
         runtime=10,
@@ -34,6 +36,8 @@ rule blurriness_figure:
         f"C = {config['blurriness']['repetitions']}",
     log:
         "logs/figures/fig3_blurriness.log",
+    benchmark:
+        "benchmarks/blurriness_figure.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -15,6 +15,8 @@ rule trainset_examples:
         seed=config["seed"],
     log:
         "logs/figures/trainset_examples.log",
+    benchmark:
+        "benchmarks/trainset_examples.tsv"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -36,6 +38,8 @@ rule loss_curve:
         ),
     log:
         "logs/figures/loss_curve/{method}_{protocol}.log",
+    benchmark:
+        "benchmarks/loss_curve/{method}_{protocol}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -16,7 +16,7 @@ rule fit:
     log:
         "logs/fits/{experiment}/{dataset}/{estimator}.log",
     benchmark:
-        "benchmarks/fits/{experiment}/{dataset}/{estimator}.tsv"
+        "benchmarks/fit/{experiment}/{dataset}/{estimator}.tsv"
     threads: job_threads()
     resources:
         mem_mb=6000,

@@ -12,6 +12,8 @@ rule invivo:
         study=study("invivo"),
     log:
         "logs/invivo/{dataset}.log",
+    benchmark:
+        "benchmarks/invivo/{dataset}.tsv"
     resources:
         mem_mb=4000,
         runtime=10,
@@ -31,6 +33,8 @@ rule invivo_real:
         study=study("invivo"),
     log:
         "logs/invivo_real/{real}.log",
+    benchmark:
+        "benchmarks/invivo_real/{real}.tsv"
     resources:
         mem_mb=4000,
         runtime=10,
@@ -53,6 +57,8 @@ rule invivo_figure:
         title=lambda w: INVIVO_FIGURES[w.figure]["title"],
     log:
         "logs/figures/{figure}.log",
+    benchmark:
+        "benchmarks/invivo_figure/{figure}.tsv"
     resources:
         mem_mb=2000,
         runtime=5,
@@ -74,6 +80,8 @@ rule generalisation:
         fits=GENERALISATION_FITS,
     log:
         "logs/generalisation.log",
+    benchmark:
+        "benchmarks/generalisation.tsv"
     resources:
         mem_mb=4000,
         runtime=10,
@@ -95,6 +103,8 @@ rule generalisation_figure:
         pdf="results/figures/fig9_generalisation.pdf",
     log:
         "logs/figures/fig9_generalisation.log",
+    benchmark:
+        "benchmarks/generalisation_figure.tsv"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -113,6 +123,8 @@ rule sharpness:
         pixel_mm=config["simulation"]["pixel_mm"],
     log:
         "logs/sharpness/iv-t1.log",
+    benchmark:
+        "benchmarks/sharpness.tsv"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -135,6 +147,8 @@ rule sharpness_figure:
         data=f"iv-t1, {protocol_words(INVIVO['iv-t1']['protocol'])}, SNR {INVIVO['iv-t1']['snr']:g}, scan 1",
     log:
         "logs/figures/fig7_boundary_sharpness.log",
+    benchmark:
+        "benchmarks/sharpness_figure.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -11,6 +11,8 @@ rule montecarlo:
         study=study("montecarlo"),
     log:
         "logs/montecarlo/{protocol}.log",
+    benchmark:
+        "benchmarks/montecarlo/{protocol}.tsv"
     resources:
         mem_mb=6000,
         runtime=10,
@@ -37,6 +39,8 @@ rule montecarlo_figure:
         f"C = {config['montecarlo']['repetitions']} noise realisations per SNR: per-pixel metrics over the brain",
     log:
         "logs/figures/{figure}.log",
+    benchmark:
+        "benchmarks/montecarlo_figure/{figure}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

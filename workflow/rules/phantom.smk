@@ -12,6 +12,8 @@ rule phantom:
         study=study("phantom"),
     log:
         "logs/phantom/{phantom}.log",
+    benchmark:
+        "benchmarks/phantom/{phantom}.tsv"
     resources:
         mem_mb=4000,
         runtime=10,
@@ -33,6 +35,8 @@ rule phantom_figure:
         data=lambda w: phantom_words({f: d for d, f in PHANTOM_FIGURES.items()}[w.figure]),
     log:
         "logs/figures/{figure}.log",
+    benchmark:
+        "benchmarks/phantom_figure/{figure}.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -23,6 +23,8 @@ rule report:
         ),
     params:
         config=config,
+        # every job's timing table: the report runs after all of them, so theirs are written (run cost section)
+        benchmarks="benchmarks",
     log:
         "logs/report.log",
     resources:

@@ -13,6 +13,8 @@ rule timing:
         study=study("montecarlo", "timing"),
     log:
         "logs/timing.log",
+    benchmark:
+        "benchmarks/timing.tsv"
     threads: all_cores()
     resources:
         mem_mb=4000,

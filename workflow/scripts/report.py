@@ -9,7 +9,7 @@ import pandas as pd
 from qmri import __version__
 from qmri.data.io import atomic_path
 from qmri.estimators.networks.checkpoint import load_model
-from qmri.paper import report
+from qmri.paper import report, runcost
 from qmri.paper.audit import evidence
 from qmri.paper.audit.register import CLAIMS, judge_all
 from qmri.paper.rulejob import rule_job
@@ -27,6 +27,11 @@ with rule_job(snakemake) as log:
     tables = {"Volunteers (section 6.3): repeatability and outliers": report.volunteer_table(invivo),
               "Generalisability (section 6.4, fig. 9): median CV of T1 (%)":
                   report.generalisation_summary(pd.read_csv(inp.generalisation))}
+    jobs = runcost.read_benchmarks(snakemake.params.benchmarks)
+    if len(jobs):
+        where = f"Snakemake's timing table of every job in {snakemake.params.benchmarks}/; report written on {hardware()}"
+        tables[f"Run cost by kind of work ({where})"] = runcost.by_kind(jobs)
+        tables["Run cost by rule"] = runcost.by_rule(jobs)
     ours = report.ours_table(t1, t2, phantoms, timing) if "arim" in set(t1["method"]) else None
     context = {
         "qmri version": __version__,

@@ -102,8 +102,12 @@ def sidecar_path(nifti: Path) -> Path:
     return nifti.with_suffix(".json")
 
 
-def _sorted(data: np.ndarray, affine: np.ndarray, tau_ms: np.ndarray, source: str,
-            tr_ms: np.ndarray | None = None, signed: bool = False) -> Series:
+def series_from_array(data: np.ndarray, affine: np.ndarray, tau_ms: np.ndarray, source: str,
+                      tr_ms: np.ndarray | None = None, signed: bool = False) -> Series:
+    """Return ``data`` (X, Y, Z, N) as a series sorted by tau, checking tau and TR (ms).
+
+    ``signed`` comes from the headers; a series whose images look signed (``looks_signed``) is signed too.
+    """
     if data.shape[-1] != len(tau_ms):
         raise QmriError(f"{source}: {len(tau_ms)} tau values for {data.shape[-1]} volumes")
     if not np.all(np.isfinite(tau_ms)) or np.any(tau_ms <= 0):
@@ -144,7 +148,7 @@ def load_nifti_series(path: Path, task: str, tau_ms: list[float] | None, tr_ms: 
     tr = (per_volume(tr_ms, n, str(path), "--tr", 1.0) if tr_ms is not None else
           per_volume(meta.get("RepetitionTimeExcitation", meta.get("RepetitionTime")), n, str(sidecar), "TR", 1000.0))
     signed = component_kind(meta.get("ImageType"), meta.get("ComplexImageComponent"), str(path))
-    return _sorted(data.astype(np.float64), affine, tau, str(path), tr, signed)
+    return series_from_array(data.astype(np.float64), affine, tau, str(path), tr, signed)
 
 
 def load_dicom_series(folder: Path, task: str, tau_ms: list[float] | None, tr_ms: list[float] | None = None
@@ -221,7 +225,7 @@ def load_dicom_series(folder: Path, task: str, tau_ms: list[float] | None, tr_ms
     affine[:3, 1] = col * spacing[0]  # along rows (j)
     affine[:3, 2] = normal * step
     affine[:3, 3] = first
-    return _sorted(data, LPS_TO_RAS @ affine, tau, str(folder), tr, signed)
+    return series_from_array(data, LPS_TO_RAS @ affine, tau, str(folder), tr, signed)
 
 
 def load_series(path: str | Path, task: str, tau_ms: list[float] | None = None,

@@ -178,7 +178,7 @@ def render(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], headline: pd
     if ours is not None:
         lines += ["## Beyond the paper: our any-protocol RIM (aRIM)", "",
                   "One model per task for every protocol, trained on structure-agnostic maps over the physical range, "
-                  "B pooled over the image (README, \"Our RIM\"); same scans as the paper's methods. Not part of the "
+                  "B pooled over the image (docs: the networks); same scans as the paper's methods. Not part of the "
                   "statements above.", "", ours.reset_index().to_markdown(index=False, floatfmt=".2f"), ""]
     lines += ["## Figures", ""]
     lines += [f"![{f}]({f})" for f in figures]

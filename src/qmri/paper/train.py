@@ -87,7 +87,7 @@ def compiles_rim(net: torch.nn.Module, device: torch.device, dtype: torch.dtype,
     capped 1.539 -> 1.387 s (inductor fuses the GRUs' elementwise work, about 45 % of an eager step), for 6-30 s of
     compiling: a gain from about 200 iterations on; the gradient too, 2026-11-29, a further 1.5-3 % at one thread
     and 7 % at two (its dozen passes over the batch's N images fused into one). The ResNet's step (2.86 -> 2.80 s,
-    capped) and the RIM's inference (README) gained too little to compile; bfloat16 autocast (AVX512-BF16 CPUs,
+    capped) and the RIM's inference (docs/performance.md) gained too little to compile; bfloat16 autocast (AVX512-BF16 CPUs,
     GPUs) is left as it was.
     """
     if not isinstance(net, RIM) or settings.compile is False:

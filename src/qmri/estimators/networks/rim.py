@@ -189,8 +189,8 @@ class RIM(nn.Module):
 class AnyProtocolRIM(RIM):
     """Our RIM (method ``arim``; beyond the paper): the same recurrence, built to solve rather than recall.
 
-    Two departures from section 4.4.4, each for a measured failure of the paper's form (README, "Known
-    limits of the networks"): the cell pools its memory over the whole object (``RNNCell``), and the
+    Two departures from section 4.4.4, each for a measured failure of the paper's form (docs/networks.md, "Known
+    limits at the default budget"): the cell pools its memory over the whole object (``RNNCell``), and the
     estimate starts from a conventional one whose B is pooled over a window of ``window`` pixels
     (``qmri.estimators.networks.start``) instead of B = 2 everywhere. It is trained on structure-agnostic
     maps over the whole physical range with a protocol drawn for every batch (``qmri.paper.anyprotocol``),
