@@ -22,7 +22,7 @@ def fake_montecarlo(cv: dict[str, tuple[float, ...]], rb_iqr: dict[str, float], 
 
 
 def test_report_opens_with_the_summary_and_lists_every_register_row_with_its_verdict():
-    from qmri.paper.audit.register import CLAIMS, judge_all
+    from qmri.paper.audit.register import CLAIMS, distinct_statements, judge_all
     from test_audit import exchanged, paper_like
 
     verdicts = judge_all(exchanged(paper_like()))
@@ -37,17 +37,23 @@ def test_report_opens_with_the_summary_and_lists_every_register_row_with_its_ver
     assert models["started from"].tolist() == ["", "t1-31"]
     text = report.render(CLAIMS, verdicts, headline, {"git revision": "abc"}, ["../figures/fig3_blurriness.png"],
                          {"seed": 1}, models, tables={"Volunteers": pd.DataFrame({"CV": [1.0]})})
-    holds = [v.holds for v in verdicts.values()]
-    header = (f"{len(CLAIMS)} statements of the paper in the register: {holds.count(True)} agree, "
-              f"{holds.count(False)} disagree, {holds.count(None)} not checked.")
-    assert header in text and text.index("## Summary") < text.index("## The register")
+    independent = [verdicts[c.key].kind for c in CLAIMS if not c.is_repeat]
+    header = (f"**{len(distinct_statements())} distinct statements, {len(CLAIMS)} rows.** Independent rows "
+              f"({len(independent)}): {independent.count('agrees')} agree, {independent.count('DISAGREES')} DISAGREE, "
+              f"{independent.count('inconclusive')} inconclusive, {independent.count('not comparable')} not comparable, "
+              f"{independent.count('not checked')} not checked.")
+    assert text.split("\n")[2].startswith(header) and text.index("## Summary") < text.index("## The register")
     summary = text[text.index("## Summary"):text.index("## How this was produced")]
     assert summary.count("\n| ") == 1 + 7
+    # the RIM worse than the others: the measured cause applies (and only there)
     assert "- phantom-t1-rb-lowest, phantom-t1-rb-values, disc-phantom-lowest: the paper-form RIM" in summary
+    method = text[text.index("## How the audit judges"):text.index("## The register")]
+    assert "| \"nearly unbiased\", \"strong agreement\" with the MLE |" in method and "+-2 %" in method
     for claim in CLAIMS:
         assert f"| {claim.key} | {claim.section} |" in text
     assert "[fig3_blurriness](../figures/fig3_blurriness.png)" in text and "**DISAGREES**" in text
     assert "not checked | the paper's training effort" in text and "## Volunteers" in text
+    assert "simulated volunteers, MNI152 anatomy (stand-in for the paper's in-vivo scans)" in text
     assert "- **git revision**: abc" in text and "seed: 1" in text and "RIM CV (%)" in text
     assert "| RIM t1-31 |" in text and "NVIDIA H100" in text and "bfloat16" in text
 

@@ -8,7 +8,7 @@ from qmri.paper.brains import load_brain_model
 from qmri.paper.rulejob import rule_job
 from qmri.paper.simulate import sigma_for_snr, synthesise
 from qmri.paper.study import Study, write_table
-from qmri.paper.timing import time_estimators
+from qmri.paper.timing import time_estimators, time_voxelwise_mle
 from qmri.provenance import hardware
 
 with rule_job(snakemake) as log:
@@ -19,7 +19,9 @@ with rule_job(snakemake) as log:
     signal = synthesise(torch.from_numpy(truth.kappa[None]), sigma, torch.tensor(protocol.tau_ms, dtype=torch.float64),
                         truth.model, torch.Generator().manual_seed(study.seed)).float()
     estimators = study.estimators(protocol, {m: inp[m] for m in ("rim", "resnet", "arim") if m in inp.keys()})
-    rows = time_estimators(estimators, signal, torch.from_numpy(truth.fit_mask)[None], sigma, timing["repeats"])
+    mask = torch.from_numpy(truth.fit_mask)[None]
+    rows = time_estimators(estimators, signal, mask, sigma, timing["repeats"])
+    rows.append(time_voxelwise_mle(truth.model, signal.double(), mask, protocol.tau_ms, seed=study.seed))
     table = pd.DataFrame(rows).assign(hardware=hardware(default_device()))
     log.info("\n%s", table.to_string())
     write_table(table, snakemake.output[0])

@@ -1,7 +1,8 @@
 """The reproduction report: every statement of the paper's register (``qmri.paper.audit.register``) next to ours.
 
 The report opens with a one-screen summary per section of the paper, then lists every register row with
-its verdict (agrees / DISAGREES / not checked), the criterion and the figure or table that shows it.
+its verdict (agrees, DISAGREES, inconclusive, not comparable, not checked), the data it is judged on, the
+criterion and the figure or table that shows it.
 Statements of ours (our network, the budget study) have their own "beyond the paper" sections.
 """
 
@@ -12,20 +13,35 @@ import pandas as pd
 import yaml
 
 from qmri.paper import tissues as T
+from qmri.paper.audit import judges as J
+from qmri.paper.audit.evidence import RunData
 from qmri.paper.audit.judges import Verdict
-from qmri.paper.audit.register import SECTIONS, Claim
+from qmri.paper.audit.register import SECTIONS, Claim, data_of, distinct_statements
 from qmri.paper.metrics import coefficient_of_variation, outliers
 from qmri.paper.naming import METHOD_NAMES
 from qmri.paper.phantom.analysis import restricted_averages
 from qmri.paper.plan import OUR_METHODS
 
-MARKS = {True: "agrees", False: "**DISAGREES**", None: "not checked"}
+#: how each kind of verdict is printed in the register
+MARKS = {J.AGREES: "agrees", J.DISAGREES: "**DISAGREES**", J.INCONCLUSIVE: "inconclusive",
+         J.NOT_COMPARABLE: "not comparable", J.NOT_CHECKED: "not checked"}
 
 
 def counts(verdicts: list[Verdict]) -> str:
-    """Return "a agree, d disagree, n not checked"."""
-    holds = [v.holds for v in verdicts]
-    return f"{holds.count(True)} agree, {holds.count(False)} disagree, {holds.count(None)} not checked"
+    """Return "a agree, d DISAGREE, i inconclusive, n not comparable, c not checked"."""
+    kinds = [v.kind for v in verdicts]
+    words = {J.AGREES: "agree", J.DISAGREES: "DISAGREE"}
+    return ", ".join(f"{kinds.count(k)} {words.get(k, k)}" for k in J.KINDS)
+
+
+def header(claims: tuple[Claim, ...], verdicts: dict[str, Verdict]) -> str:
+    """Return the report's first line: distinct statements and rows, the five counts of the independent rows
+    and those of the rows that repeat a statement on their own clause."""
+    independent = [verdicts[c.key] for c in claims if not c.is_repeat]
+    repeats = [verdicts[c.key] for c in claims if c.is_repeat]
+    return (f"**{len(distinct_statements(claims))} distinct statements, {len(claims)} rows.** "
+            f"Independent rows ({len(independent)}): {counts(independent)}. Rows that repeat a statement of the "
+            f"paper, judged on their own clause ({len(repeats)}): {counts(repeats)}.")
 
 
 def _cell(text: str) -> str:
@@ -34,35 +50,66 @@ def _cell(text: str) -> str:
 
 
 def summary(claims: tuple[Claim, ...], verdicts: dict[str, Verdict]) -> list[str]:
-    """Return the one-screen summary: per section of the paper, its counts and the rows that do not reproduce,
-    then each measured reason known for a disagreement with the rows it explains."""
-    lines = ["| section | subject | agree | disagree | not checked | does not reproduce |", "|---|---|---|---|---|---|"]
+    """Return the one-screen summary: per section of the paper, the five counts of its rows and those that
+    disagree, then each measured reason attached to a disagreement with the rows it explains."""
+    lines = ["| section | subject | agree | DISAGREE | inconclusive | not comparable | not checked | does not "
+             "reproduce |", "|---|---|---|---|---|---|---|---|"]
     for section, subject in SECTIONS.items():
         rows = [c for c in claims if c.section == section]
-        holds = [verdicts[c.key].holds for c in rows]
-        failed = ", ".join(c.key for c in rows if verdicts[c.key].holds is False)
-        lines.append(f"| {section} | {subject} | {holds.count(True)} | {holds.count(False)} | {holds.count(None)} "
-                     f"| {failed or '-'} |")
+        kinds = [verdicts[c.key].kind for c in rows]
+        failed = ", ".join(c.key for c in rows if verdicts[c.key].kind == J.DISAGREES)
+        lines.append(f"| {section} | {subject} | " + " | ".join(str(kinds.count(k)) for k in J.KINDS)
+                     + f" | {failed or '-'} |")
     causes: dict[str, list[str]] = {}
     for c in claims:
-        if c.cause and verdicts[c.key].holds is False:
-            causes.setdefault(c.cause, []).append(c.key)
+        v = verdicts[c.key]
+        if v.kind == J.DISAGREES and v.reason:
+            causes.setdefault(v.reason, []).append(c.key)
     if causes:
         lines += ["", "Measured reasons:"] + [f"- {', '.join(keys)}: {cause}" for cause, keys in causes.items()]
     return lines
 
 
-def register_rows(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], figures: dict[str, str]) -> list[str]:
+def method_lines() -> list[str]:
+    """Return the section that says how the audit judges: the kinds of verdict and one margin per wording."""
+    lines = ["## How the audit judges", "",
+             "Each row is judged among the paper's three methods (ours never changes a verdict), on the data its "
+             "\"data\" column names, by a criterion fixed before any result was read (`qmri.paper.audit`). Five "
+             "kinds of verdict:", "",
+             "- **agrees**: the data show what the words say;",
+             "- **DISAGREES**: the data contradict the words: a significant difference beyond the margin, or a "
+             "ranking reversed with significance;",
+             "- **inconclusive**: neither is shown; the row gives the 90 % confidence interval and the sample size "
+             "that would decide it;",
+             "- **not comparable**: this run's stand-in data or implementation cannot answer the words (the reason "
+             "says why and what would);",
+             "- **not checked**: nothing in this run answers them.", "",
+             "A statement of several clauses holds only if each does; a repeated statement (abstract, discussion, "
+             "conclusion) is judged on its own clause. One margin per kind of wording:", "",
+             "| wording | quantity | margin | test |", "|---|---|---|---|"]
+    lines += [f"| {_cell(m.wording)} | {_cell(m.quantity)} | {_cell(m.margin)} | {_cell(m.test)} |"
+              for m in J.MARGINS]
+    return lines
+
+
+def register_rows(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], figures: dict[str, str],
+                  run: RunData | None = None, real: dict[str, Verdict] | None = None) -> list[str]:
     """Return the register as a Markdown table; ``figures`` maps a figure name to its path relative to the
-    report (the evidence column links it)."""
-    lines = ["| # | section | the paper's words | paper | ours | criterion | verdict | why / evidence |",
-             "|---|---|---|---|---|---|---|---|"]
+    report (the evidence column links it); ``real`` adds each phantom row's second verdict on real scans."""
+    run = run or RunData()
+    head = "| # | section | the paper's words | paper | data | ours | criterion | verdict |"
+    head += " on real phantom scans |" if real else ""
+    lines = [head + " why / evidence |", "|---" * (10 if real else 9) + "|"]
     for claim in claims:
         v = verdicts[claim.key]
         link = f"[{claim.evidence}]({figures[claim.evidence]})" if claim.evidence in figures else claim.evidence
-        why = v.reason or (claim.cause if v.holds is False else "")
-        cells = [claim.key, claim.section, f"\"{claim.words}\"", claim.paper, v.ours or "-", claim.criterion,
-                 MARKS[v.holds], f"{why + '; ' if why else ''}{link}"]
+        data = "; ".join(run.describe(d) for d in data_of(claim, claims))
+        cells = [claim.key, claim.section, f"\"{claim.words}\"", claim.paper, data, v.ours or "-", claim.criterion,
+                 MARKS[v.kind]]
+        if real:
+            second = real.get(claim.key)
+            cells.append(f"{MARKS[second.kind]}: {second.ours or second.reason}" if second else "-")
+        cells.append(f"{v.reason + '; ' if v.reason else ''}{link}")
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return lines
 
@@ -89,6 +136,18 @@ def ours_table(t1: pd.DataFrame, t2: pd.DataFrame, phantoms: dict[str, pd.DataFr
     rows.append({"experiment": f"time per slice ({timing['matrix'].iloc[0]} x {timing['n_images'].iloc[0]})",
                  "quantity": "seconds", **{m: seconds[m] for m in compared if m in seconds.index}})
     return pd.DataFrame(rows).rename(columns=METHOD_NAMES).set_index(["experiment", "quantity"])
+
+
+def timing_table(timing: pd.DataFrame) -> pd.DataFrame:
+    """Return seconds per slice of each timed method and each one's speed-up over both MLEs (the paper's kind,
+    per voxel, and ours, vectorised over voxels)."""
+    seconds = timing.set_index("method")["seconds"]
+    table = pd.DataFrame({"seconds": seconds, "paper (s)": timing.set_index("method")["paper_seconds"]})
+    for mle in ("mle-voxelwise", "mle"):
+        if mle in seconds:
+            table[f"speed-up over {METHOD_NAMES.get(mle, mle)}"] = seconds[mle] / seconds
+    table.index = [METHOD_NAMES.get(m, m) for m in table.index]
+    return table.rename_axis("method")
 
 
 def volunteer_table(invivo: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
@@ -149,20 +208,21 @@ BUDGET_COLUMNS = {"iterations": "iterations", "trained_on": "trained on",
 
 def render(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], headline: pd.DataFrame, context: dict[str, str],
            figures: list[str], config: dict, models: pd.DataFrame, ours: pd.DataFrame | None = None,
-           budget: pd.DataFrame | None = None, tables: dict[str, pd.DataFrame] | None = None) -> str:
-    """Return the report as Markdown: the summary, the register with its verdicts, the headline, the models,
-    ``tables`` (title -> table: volunteers, generalisation, ...), ours (``ours_table``) and the budget study
+           budget: pd.DataFrame | None = None, tables: dict[str, pd.DataFrame] | None = None,
+           run: RunData | None = None, real: dict[str, Verdict] | None = None) -> str:
+    """Return the report as Markdown: the counts, the summary, how the audit judges, the register with its
+    verdicts (and second verdicts on real phantom scans, ``real``), the headline, the models, ``tables`` (title ->
+    table: volunteers, generalisation, run cost, ...), ours (``ours_table``) and the budget study
     (``studies/rim-budget/quality.csv``) beyond the paper, every figure and the run's ``config``; ``figures`` are
-    paths relative to the report."""
+    paths relative to the report; ``run`` names the data each row is judged on."""
     by_name = {f.rsplit("/", 1)[-1].removesuffix(".png"): f for f in figures}
     lines = ["# Reproduction report: Sabidussi et al., Medical Image Analysis 74 (2021) 102220", "",
-             f"{len(claims)} statements of the paper in the register: {counts(list(verdicts.values()))}.", "",
-             "## Summary", "", *summary(claims, verdicts), "", "## How this was produced", ""]
+             header(claims, verdicts), "", "## Summary", "", *summary(claims, verdicts), "",
+             "## How this was produced", ""]
     lines += [f"- **{k}**: {v}" for k, v in context.items()]
-    lines += ["", "## The register: every statement of the paper and ours", "",
-              "Judged among the paper's three methods (ours never changes a verdict). Criteria: "
-              "`qmri.paper.audit` (significance at 0.05, equivalence by TOST with the stated margin, the paper's "
-              "numbers within +-50 %).", "", *register_rows(claims, verdicts, by_name)]
+    lines += ["", *method_lines()]
+    lines += ["", "## The register: every statement of the paper", "", *register_rows(claims, verdicts, by_name, run,
+                                                                                      real)]
     lines += ["", "## Headline: T1 on the unseen slice (median over the brain, Monte Carlo of section 5.1.1)", "",
               headline.to_markdown(floatfmt=".2f"), "", "## Trained models", "", models.to_markdown(), ""]
     for title, table in (tables or {}).items():

@@ -23,6 +23,70 @@ class NotChecked(Exception):
     """Raised by a judge when this run holds nothing that answers the claim; the message says what is missing."""
 
 
+class NotComparable(Exception):
+    """Raised by a judge when this run's stand-in data or implementation cannot answer the claim's words; the
+    message says why."""
+
+
+#: the paper's training anatomy, against which ours is named
+PAPER_ANATOMY = "BrainWeb"
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What this run's data are, against the paper's: the stand-in every register row is judged on."""
+
+    #: brain models of training and tests: "mni152" or "brainweb"
+    anatomy: str = "mni152"
+    #: phantom dataset -> "digital" or "real"
+    phantoms: dict[str, str] = field(default_factory=dict)
+    #: phantom dataset -> task ("t1", "t2")
+    phantom_tasks: dict[str, str] = field(default_factory=dict)
+    #: T1 RIM protocol -> the protocol it was fine-tuned from (None: trained from scratch)
+    rim_starts: dict[str, str | None] = field(default_factory=dict)
+
+    def finetuned(self) -> dict[str, str]:
+        """Return ``{protocol: start}`` of the T1 RIMs fine-tuned from another protocol's RIM."""
+        return {p: s for p, s in self.rim_starts.items() if s}
+
+    def real_phantom(self, task: str) -> str | None:
+        """Return this run's real phantom dataset of ``task``, if any."""
+        return next((d for d, kind in self.phantoms.items() if kind == "real" and self.phantom_tasks.get(d) == task),
+                    None)
+
+    def describe(self, data: str) -> str:
+        """Return the words naming the data a row of kind ``data`` is judged on."""
+        anatomy = {"mni152": "MNI152 anatomy", "brainweb": "BrainWeb anatomy"}.get(self.anatomy, self.anatomy)
+        simulated = f"simulated test slice, {anatomy}" + ("" if self.anatomy == "brainweb" else
+                                                          f" (paper: {PAPER_ANATOMY})")
+        hp = self.phantoms.get(DATASETS["HP_T1"], "digital")
+        phantom = ("real NIST phantom scans" if hp == "real" else
+                   "digital NIST phantom (stand-in for the paper's scans)")
+        finetuned = self.finetuned()
+        rims = ("RIMs " + ", ".join(f"{p} fine-tuned from {s}" for p, s in sorted(finetuned.items()))
+                + " (paper: trained independently)") if finetuned else "RIMs trained independently"
+        return {"montecarlo": simulated, "blurriness": simulated,
+                "timing": "the test slice on this run's hardware",
+                "phantom": phantom,
+                "volunteers": f"simulated volunteers, {anatomy} (stand-in for the paper's in-vivo scans)",
+                "generalisation": f"{phantom}; simulated volunteers; {rims}",
+                "several": "the rows it repeats",
+                "training": "the paper's own training"}.get(data, data)
+
+
+def run_data(config: dict) -> RunData:
+    """Return what the run of ``config`` (the merged config.yaml) uses as data."""
+    protocols = config.get("protocols", {})
+    datasets = config.get("phantom", {}).get("datasets", {})
+    rim = config.get("training", {}).get("rim", {}).get("protocols", {}) or {}
+    return RunData(anatomy=config.get("brains", {}).get("source", "mni152"),
+                   phantoms={name: "real" if "sessions" in spec else "digital" for name, spec in datasets.items()},
+                   phantom_tasks={name: protocols.get(spec["protocol"], {}).get("task", "") for name, spec in
+                                  datasets.items()},
+                   rim_starts={name: (rim.get(name) or {}).get("start") for name, spec in protocols.items()
+                               if spec.get("task") == "t1"})
+
+
 @dataclass
 class Evidence:
     """The tables and arrays of one run (every field optional; see ``need``)."""
@@ -38,6 +102,8 @@ class Evidence:
     #: in-vivo dataset -> arrays (``qmri.paper.invivo.test_retest_arrays``: labels, truth, method maps)
     invivo: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     generalisation: pd.DataFrame | None = None
+    #: what the run's data are (stand-ins, fine-tuned models)
+    run: RunData = field(default_factory=RunData)
 
     def need(self, name: str, key: str | None = None):
         """Return field ``name`` (or its entry ``key``), raising ``NotChecked`` when this run has none."""
@@ -57,9 +123,13 @@ class Evidence:
         return dataset
 
 
+#: the paper's kind of MLE, timed beside ours: a per-voxel trust-region fit (``qmri.paper.timing``)
+VOXELWISE_MLE = "mle-voxelwise"
+
+
 def _paper_rows(table: pd.DataFrame, column: str = "method") -> pd.DataFrame:
-    """Return the rows of the paper's methods."""
-    return table[table[column].isin(PAPER_METHODS)].reset_index(drop=True)
+    """Return the rows of the paper's methods (and of the paper's kind of MLE, where timed)."""
+    return table[table[column].isin((*PAPER_METHODS, VOXELWISE_MLE))].reset_index(drop=True)
 
 
 def _paper_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -69,8 +139,8 @@ def _paper_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def load(montecarlo: dict[str, str], blurriness: str, timing: str, phantoms: list[str], sharpness: str,
-         invivo: list[str], generalisation: str) -> Evidence:
-    """Return the evidence of a run from its files (paths as the pipeline writes them)."""
+         invivo: list[str], generalisation: str, run: RunData | None = None) -> Evidence:
+    """Return the evidence of a run from its files (paths as the pipeline writes them) and what its data are."""
     general = pd.read_csv(generalisation)
     keep = general["model"].isin(PAPER_METHODS) | general["model"].str.startswith("rim ")
     return Evidence(
@@ -81,4 +151,5 @@ def load(montecarlo: dict[str, str], blurriness: str, timing: str, phantoms: lis
         sharpness=_paper_rows(pd.read_csv(sharpness)),
         invivo={Path(p).stem: _paper_arrays(p) for p in invivo},
         generalisation=general[keep].reset_index(drop=True),
+        run=run or RunData(),
     )
