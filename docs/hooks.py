@@ -144,7 +144,17 @@ def performance() -> str:
     return "\n\n".join(parts)
 
 
+def margins() -> str:
+    """The audit's margins, one per kind of wording (``qmri.paper.audit.judges.MARGINS``)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from qmri.paper.audit.judges import MARGINS
+
+    rows = [f"| {_cell(m.wording)} | {_cell(m.quantity)} | {_cell(m.margin)} | {_cell(m.test)} |" for m in MARGINS]
+    return "\n".join(["| wording | quantity | margin | test |", "|---|---|---|---|", *rows])
+
+
 PARTS: dict[str, Callable[[], str]] = {
+    "margins": margins,
     "config-reference": config_reference, "presets": presets, "rule-graph": rule_graph,
     "fit-options": fit_options, "model-cards": model_cards, "performance": performance,
 }
