@@ -380,10 +380,10 @@ def mle_structures_unchanged(ev: Evidence) -> Verdict:
     horizontal = next(s for s in structures if s.startswith("horizontal"))
     same = _unchanged({s: _scenarios(b, "mle", s) for s in structures if s != horizontal},
                       "noise realisations C")
-    p_horizontal = b.loc[("mle", horizontal, "E2"), "p_rb"]
-    exception = (AGREES if p_horizontal < C.ALPHA else
-                 DISAGREES if _scenarios(b, "mle", horizontal).outcome == C.SHOWN else INCONCLUSIVE)
-    return Verdict(all_of([same.kind, exception]), same.ours + f"; {horizontal}: t-test p = {p_horizontal:.2g}")
+    p_horizontal, there = b.loc[("mle", horizontal, "E2"), "p_rb"], _scenarios(b, "mle", horizontal)
+    exception = AGREES if p_horizontal < C.ALPHA else DISAGREES if there.outcome == C.SHOWN else INCONCLUSIVE
+    return Verdict(all_of([same.kind, exception]), same.ours + f"; {horizontal}: t-test p = {p_horizontal:.2g}, "
+                   f"{there.text()} ({exception})")
 
 
 def rim_cv_increases(ev: Evidence) -> Verdict:
