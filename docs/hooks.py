@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # the generated parts read qmri from this checkout
 MARKER = re.compile(r"<!-- qmri: ([a-z-]+) -->")
 
 
@@ -103,7 +104,6 @@ def rule_graph() -> str:
 
 def fit_options() -> str:
     """``qmri fit --help`` as the command prints it."""
-    sys.path.insert(0, str(ROOT / "src"))
     from qmri.cli import build_parser
 
     printed = io.StringIO()
@@ -146,7 +146,6 @@ def performance() -> str:
 
 def margins() -> str:
     """The audit's margins, one per kind of wording (``qmri.paper.audit.judges.MARGINS``)."""
-    sys.path.insert(0, str(ROOT / "src"))
     from qmri.paper.audit.judges import MARGINS
 
     rows = [f"| {_cell(m.wording)} | {_cell(m.quantity)} | {_cell(m.margin)} | {_cell(m.test)} |" for m in MARGINS]

@@ -26,18 +26,19 @@ SNRS = (3, 10, 30)
 
 def test_criteria_match_scipy_on_samples(rng):
     x, y = rng.normal(1.0, 2.0, 40), rng.normal(0.4, 1.0, 60)
-    summary = (x.mean(), x.std(ddof=1), x.size, y.mean(), y.std(ddof=1), y.size)
+    summary = C.summary_difference(x.mean(), x.std(ddof=1), x.size, y.mean(), y.std(ddof=1), y.size)
     welch = dict(equal_var=False)
-    assert C.greater(*summary) == pytest.approx(stats.ttest_ind(x, y, alternative="greater", **welch).pvalue)
+    assert C.p_above(*summary) == pytest.approx(stats.ttest_ind(x, y, alternative="greater", **welch).pvalue)
     margin = 0.8
     reference = max(stats.ttest_ind(x, y - margin, alternative="greater", **welch).pvalue,
                     stats.ttest_ind(x, y + margin, alternative="less", **welch).pvalue)
-    assert C.equivalent(*summary, margin) == pytest.approx(reference)
+    assert C.equivalence(*summary, margin).p == pytest.approx(reference)
     d = x[:40] - y[:40]
     paired = max(stats.ttest_1samp(d, -margin, alternative="greater").pvalue,
                  stats.ttest_1samp(d, margin, alternative="less").pvalue)
-    assert C.equivalent_paired(d, margin) == pytest.approx(paired)
-    assert C.greater_paired(d, 0.1) == pytest.approx(stats.ttest_1samp(d, 0.1, alternative="greater").pvalue)
+    assert C.equivalence(*C.paired_difference(d), margin).p == pytest.approx(paired)
+    assert C.p_above(*C.paired_difference(d), 0.1) == pytest.approx(
+        stats.ttest_1samp(d, 0.1, alternative="greater").pvalue)
 
 
 def test_equivalence_needs_evidence_not_a_large_p_value(rng):
@@ -45,9 +46,10 @@ def test_equivalence_needs_evidence_not_a_large_p_value(rng):
     x, y = rng.normal(0, 3, 5), rng.normal(0, 3, 5)
     y += x.mean() - y.mean()
     assert stats.ttest_ind(x, y).pvalue > 0.9
-    assert C.equivalent(x.mean(), x.std(ddof=1), 5, y.mean(), y.std(ddof=1), 5, 1.0) > C.ALPHA
+    assert C.equivalence(*C.summary_difference(x.mean(), x.std(ddof=1), 5, y.mean(), y.std(ddof=1), 5), 1.0).p > C.ALPHA
     big = rng.normal(0, 3, 5000)
-    assert C.equivalent(big.mean(), big.std(ddof=1), 5000, big.mean() + 0.1, 3, 5000, 1.0) < C.ALPHA
+    assert C.equivalence(*C.summary_difference(big.mean(), big.std(ddof=1), 5000, big.mean() + 0.1, 3, 5000),
+                         1.0).p < C.ALPHA
 
 
 def test_bands_and_rankings():

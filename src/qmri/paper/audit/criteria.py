@@ -65,7 +65,7 @@ def equivalence(difference: float, se: float, df: float, margin: float) -> Equiv
     """Return the three-way outcome of the TOST of ``difference`` (standard error ``se``) against ``+-margin``."""
     t = float(stats.t.ppf(1 - ALPHA, max(df, 1.0))) if se > 0 else 0.0
     low, high = difference - t * se, difference + t * se
-    p = max(_welch(difference, se, df, -margin), _welch(-difference, se, df, -margin))
+    p = max(p_above(difference, se, df, -margin), p_above(-difference, se, df, -margin))
     if p < ALPHA:
         outcome = SHOWN
     elif low > margin or high < -margin:
@@ -79,16 +79,11 @@ def equivalence(difference: float, se: float, df: float, margin: float) -> Equiv
 
 def exceeds(difference: float, se: float, df: float, margin: float = 0.0) -> str:
     """Return whether ``difference`` is shown above ``margin`` (one-sided test), shown at or below it, or neither."""
-    if _welch(difference, se, df, margin) < ALPHA:
+    if p_above(difference, se, df, margin) < ALPHA:
         return SHOWN
-    if _welch(-difference, se, df, -margin) < ALPHA:
+    if p_above(-difference, se, df, -margin) < ALPHA:
         return CONTRADICTED
     return UNDECIDED
-
-
-def summary_difference(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int) -> tuple[float, float, float]:
-    """Return sample 1's mean minus sample 2's, its Welch standard error and degrees of freedom."""
-    return _difference(m1, s1, n1, m2, s2, n2)
 
 
 def paired_difference(differences: np.ndarray) -> tuple[float, float, float]:
@@ -106,58 +101,17 @@ def ranked(values: dict[str, float], order: tuple[str, ...]) -> bool:
     return bool(all(a < b for a, b in zip(seq, seq[1:])))
 
 
-def _welch(mean: float, se: float, df: float, margin: float) -> float:
+def p_above(mean: float, se: float, df: float, margin: float = 0.0) -> float:
     """Return the one-sided p-value of H0: difference <= margin against H1: difference > margin (t distribution)."""
     if se == 0:
         return 0.0 if mean > margin else 1.0
     return float(stats.t.sf((mean - margin) / se, df))
 
 
-def _difference(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int) -> tuple[float, float, float]:
-    """Return the difference of two means, its Welch standard error and degrees of freedom."""
+def summary_difference(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int) -> tuple[float, float, float]:
+    """Return sample 1's mean minus sample 2's, its Welch standard error and degrees of freedom, from their means,
+    SDs and sizes."""
     v1, v2 = s1 ** 2 / n1, s2 ** 2 / n2
     se = float(np.sqrt(v1 + v2))
     df = (v1 + v2) ** 2 / (v1 ** 2 / max(n1 - 1, 1) + v2 ** 2 / max(n2 - 1, 1)) if se > 0 else float(n1 + n2 - 2)
     return m1 - m2, se, float(df)
-
-
-def greater(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int) -> float:
-    """Return the one-sided Welch t-test p-value of "sample 1's mean is greater than sample 2's" from their
-    means, SDs and sizes."""
-    diff, se, df = _difference(m1, s1, n1, m2, s2, n2)
-    return _welch(diff, se, df, 0.0)
-
-
-def equivalent(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int, margin: float) -> float:
-    """Return the TOST p-value of "the means differ by less than ``margin``" (Welch, from summary statistics).
-
-    Equivalence is shown when the returned p < ``ALPHA``: both one-sided tests reject a difference beyond
-    the margin.
-    """
-    diff, se, df = _difference(m1, s1, n1, m2, s2, n2)
-    return max(_welch(diff, se, df, -margin), _welch(-diff, se, df, -margin))
-
-
-def equivalent_paired(differences: np.ndarray, margin: float) -> float:
-    """Return the paired TOST p-value of "the mean of ``differences`` lies within +-``margin``"."""
-    d = np.asarray(differences, dtype=float)
-    d = d[np.isfinite(d)]
-    if d.size < 2:
-        return 1.0
-    se = float(d.std(ddof=1) / np.sqrt(d.size))
-    return max(_welch(d.mean(), se, d.size - 1, -margin), _welch(-d.mean(), se, d.size - 1, -margin))
-
-
-def greater_paired(differences: np.ndarray, margin: float = 0.0) -> float:
-    """Return the one-sided paired t-test p-value of "the mean of ``differences`` exceeds ``margin``"."""
-    d = np.asarray(differences, dtype=float)
-    d = d[np.isfinite(d)]
-    if d.size < 2:
-        return 1.0
-    return _welch(d.mean(), float(d.std(ddof=1) / np.sqrt(d.size)), d.size - 1, margin)
-
-
-def medians_equivalent(med1: float, sd1: float, n1: int, med2: float, sd2: float, n2: int, margin: float) -> float:
-    """Return the TOST p-value of "the medians differ by less than ``margin``": the equivalence test of
-    ``equivalent`` with each median's standard error taken as ``MEDIAN_SE_FACTOR`` times the mean's."""
-    return equivalent(med1, sd1 * MEDIAN_SE_FACTOR, n1, med2, sd2 * MEDIAN_SE_FACTOR, n2, margin)

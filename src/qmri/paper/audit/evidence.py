@@ -70,7 +70,6 @@ class RunData:
                 "phantom": phantom,
                 "volunteers": f"simulated volunteers, {anatomy} (stand-in for the paper's in-vivo scans)",
                 "generalisation": f"{phantom}; simulated volunteers; {rims}",
-                "several": "the rows it repeats",
                 "training": "the paper's own training"}.get(data, data)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from qmri.paper.audit import judges as J
-from qmri.paper.audit.evidence import DATASETS, Evidence, NotChecked, NotComparable, RunData
+from qmri.paper.audit.evidence import DATASETS, Evidence, NotChecked, NotComparable
 from qmri.paper.audit.judges import Verdict
 
 #: what each figure or table of the evidence is made from (``RunData.describe`` names it)
@@ -388,8 +388,3 @@ def distinct_statements(claims: tuple[Claim, ...] = CLAIMS) -> list[list[Claim]]
         if not claim.is_repeat:
             groups.setdefault(claim.words, []).append(claim)
     return list(groups.values())
-
-
-def run_data_of(evidence: Evidence) -> RunData:
-    """Return what the evidence's run used as data (for the report's naming of stand-ins)."""
-    return evidence.run
