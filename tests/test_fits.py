@@ -9,7 +9,18 @@ from qmri.errors import QmriError
 from qmri.estimators.methods import mle_estimator
 from qmri.paper import fits, montecarlo
 from qmri.paper.acquisitions import fit, load_fit, save_fit
-from qmri.paper.plan import check_references, estimator_name, methods, our_weights, split_estimator, training_plan
+from qmri.paper.plan import (
+    check_references,
+    estimator_name,
+    is_method,
+    methods,
+    our_weights,
+    replicate_methods,
+    replicate_of,
+    split_estimator,
+    training_plan,
+    training_seed,
+)
 from qmri.paper.study import Study
 from qmri.physics.signal import T2Decay
 
@@ -64,6 +75,22 @@ def test_estimator_names_and_dataset_protocols():
     assert fits.dataset_protocol(study, "phantom", "hp-t1").tau_ms[0] == 172.0
     with pytest.raises(QmriError, match="needs its weights"):
         fits.estimator(study, "montecarlo", "t1-31", "rim-t1-31")
+
+
+def test_a_network_retrained_with_another_seed_is_a_method_of_its_own():
+    study = Study.load(REPO / "config.yaml")
+    config = {**study.config, "training": {**study.config["training"], "seeds": 3}}
+    assert replicate_methods(study.config) == ()  # the default: one seed
+    assert replicate_methods(config) == ("rim@seed2", "resnet@seed2", "rim@seed3", "resnet@seed3")
+    assert methods(config)[4:] == replicate_methods(config)
+    assert estimator_name("rim@seed2", "t1-23") == "rim@seed2-t1-23"
+    assert split_estimator("resnet@seed3-t2-6") == ("resnet@seed3", "t2-6")
+    assert replicate_of("rim t1-23@seed2") == ("rim t1-23", 2) and replicate_of("mle") == ("mle", 1)
+    assert [training_seed(config, m) for m in ("rim", "rim@seed2", "resnet@seed3")] == [study.seed + k for k in range(3)]
+    assert training_plan(config, "rim@seed2", "t1-23") == training_plan(config, "rim", "t1-23")
+    assert is_method("resnet@seed2") and is_method("arim") and not is_method("labels")
+    with pytest.raises(QmriError, match="needs its weights"):
+        fits.estimator(study, "montecarlo", "t1-31", "rim@seed2-t1-31")
 
 
 def test_a_config_that_names_an_unknown_protocol_is_a_one_line_error():

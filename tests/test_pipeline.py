@@ -188,3 +188,18 @@ def test_more_cores_than_the_machine_has_are_capped_at_its_cpus(tmp_path):
     result = snakemake(work, "results/brains/mni152.json", "--cores", "64", "--configfile", "presets/smoke.yaml")
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"Provided cores: {min(64, len(os.sched_getaffinity(0)))}\n" in result.stderr
+
+
+def test_more_seeds_train_every_network_again_and_run_every_experiment_on_it(workdir, tmp_path):
+    seeds = tmp_path / "seeds.yaml"
+    seeds.write_text("training:\n  seeds: 2\n")
+    plan = snakemake(workdir, "report", "-n", "--forceall", "--configfile", "presets/smoke.yaml", str(seeds))
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    text = plan.stdout + plan.stderr
+    counts = {line.split()[0]: int(line.split()[1]) for line in text.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    # every paper network again (8) and its fits (22: see the test above, less the MLE's and ours)
+    assert counts["train"] == 16 and counts["fit"] == 60
+    fine_tune = next(block for block in text.split("\n\n") if "output: results/models/rim@seed2/t1-23.pt" in block)
+    assert "results/models/rim@seed2/t1-31.pt" in fine_tune  # a replicate fine-tunes from its own seed's model
+    assert "results/fits/invivo/iv-t1/rim@seed2-t1-23.npz" in text  # fig. 9's other RIMs, of each seed

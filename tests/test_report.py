@@ -73,6 +73,49 @@ def test_evidence_holds_the_paper_methods_only(tmp_path):
     assert list(found.generalisation["model"]) == ["mle", "rim t1-31"]
 
 
+def test_the_evidence_of_each_seed_holds_that_seeds_networks_under_the_papers_names(tmp_path):
+    from qmri.paper.audit import evidence
+
+    cv = {"mle": (4, 2, 1), "rim": (2, 1, 1), "resnet": (3, 2, 1), "rim@seed2": (9, 9, 9), "resnet@seed2": (8, 8, 8)}
+    fake_montecarlo(cv, {m: 1 for m in cv}).to_csv(tmp_path / "mc.csv", index=False)
+    pd.DataFrame({"method": ["mle", "mle-voxelwise", "rim", "resnet"], "seconds": [1.5, 234, 0.3, 0.3]}).to_csv(
+        tmp_path / "timing.csv", index=False)
+    maps = {m: np.full((1, 2, 2, 4, 4), v[0], float) for m, v in cv.items()}
+    np.savez(tmp_path / "iv-t1.npz", labels=np.zeros((1, 4, 4)), **maps, param_names=np.array(["A", "T1"]))
+    pd.DataFrame({"model": ["mle", "resnet", "rim t1-31", "resnet@seed2", "rim t1-31@seed2"],
+                  "median_cv_t1": [1, 2, 3, 4, 5]}).to_csv(tmp_path / "g.csv")
+    mc = tmp_path / "mc.csv"
+    found = [evidence.load({"t1": mc}, mc, tmp_path / "timing.csv", [mc], mc, [tmp_path / "iv-t1.npz"],
+                           tmp_path / "g.csv", seed=k) for k in (1, 2)]
+    for k, seen in enumerate(found, 1):
+        own = {"rim": "rim@seed2", "resnet": "resnet@seed2"} if k == 2 else {"rim": "rim", "resnet": "resnet"}
+        table = seen.montecarlo["t1"]
+        assert set(table["method"]) == {"mle", "rim", "resnet"}
+        assert table[(table["method"] == "rim") & (table["metric"] == "cv")]["median"].tolist() == \
+            [v for v in cv[own["rim"]] for _ in range(3)]
+        assert set(seen.invivo["iv-t1"]) == {"labels", "mle", "rim", "resnet", "param_names"}
+        assert seen.invivo["iv-t1"]["resnet"][0, 0, 0, 0, 0] == cv[own["resnet"]][0]
+        assert seen.generalisation["model"].tolist() == ["mle", "resnet", "rim t1-31"]
+        assert seen.generalisation["median_cv_t1"].tolist() == ([1, 2, 3] if k == 1 else [1, 4, 5])
+        assert seen.timing["method"].tolist() == ["mle", "mle-voxelwise", "rim", "resnet"]  # the run's own
+
+
+def test_a_verdict_that_changes_with_the_seed_is_marked_unstable():
+    from qmri.paper.audit.register import CLAIMS, judge_all, unstable
+    from test_audit import exchanged, paper_like
+
+    first, second = judge_all(paper_like()), judge_all(exchanged(paper_like()))
+    moved = unstable([first, first, second])
+    assert moved and all(kinds[0] == kinds[1] != kinds[2] for kinds in moved.values())
+    assert set(moved) == {k for k in first if first[k].kind != second[k].kind}
+    assert unstable([first, first]) == {}
+    key = next(iter(moved))
+    assert report.verdict_cell(first[key], moved[key]).endswith(f"unstable (seeds 1-3: {', '.join(moved[key])})")
+    line = report.header(CLAIMS, first, 3, moved)
+    assert f"judged again on each of 3 seeds, {len(moved)} rows are unstable ({key}," in line
+    assert "verdict stability not measured" in report.header(CLAIMS, first)
+
+
 def test_volunteer_and_generalisation_tables():
     labels = np.full((1, 6, 6), 3)
     truth = np.full((1, 2, 6, 6), 800.0)

@@ -8,15 +8,20 @@ from qmri.data.scans import sidecar_path
 from qmri.errors import QmriError
 from qmri.paper.plan import (
     EXPERIMENTS,
+    NETWORKS,
     OUR_METHODS,
+    SEED_MARK,
     SIMULATED,
     check_references,
     dataset_protocol_name,
     estimator_name,
     methods,
     our_weights,
+    replicate_methods,
+    replicate_of,
     split_estimator,
     training_plan,
+    training_seed,
 )
 
 try:
@@ -74,7 +79,9 @@ TRAIN_BRAINS = [n for n, s in BRAINS.items() if s["source"] == "mni152" or s["ro
 TEST_BRAINS = [n for n, s in BRAINS.items() if s["source"] == "mni152" or s["role"] == "test"]
 PROTOCOLS = config["protocols"]
 
-METHODS = ["rim", "resnet"]
+METHODS = list(NETWORKS)
+#: the paper networks retrained with seeds 2..K (``training.seeds``): ``rim@seed2``, ...
+REPLICATES = replicate_methods(config)
 
 #: figure name -> protocol of its Monte Carlo table
 MONTECARLO_FIGURES = {
@@ -184,6 +191,10 @@ def generalisation_fits(experiment, dataset, protocol):
     ResNet, every T1 protocol's RIM and ours."""
     models = [("mle", "mle", None), ("resnet", "resnet", protocol)] + [(f"rim {p}", "rim", p) for p in T1_PROTOCOLS]
     models += [(m, m, None) for m in FIT_METHODS if m in OUR_METHODS]
+    for replicate in REPLICATES:
+        network, seed = replicate_of(replicate)
+        models += ([(replicate, replicate, protocol)] if network == "resnet" else
+                   [(f"rim {p}{SEED_MARK}{seed}", replicate, p) for p in T1_PROTOCOLS])
     return {f"{experiment}|{dataset}|{model}": fit_path(experiment, dataset, method, p) for model, method, p in models}
 
 
@@ -208,7 +219,7 @@ def test_brain(wildcards):
 wildcard_constraints:
     model="|".join(BRAINS),
     protocol="|".join(PROTOCOLS),
-    method="|".join(METHODS),
+    method=f"({'|'.join(METHODS)})({SEED_MARK}[0-9]+)?",
     dataset="|".join(INVIVO),
     phantom="|".join(PHANTOMS),
     real="|".join(REAL_INVIVO) or "(?!)",  # never matches without real datasets

@@ -10,7 +10,7 @@ rule fit:
     wildcard_constraints:
         experiment="|".join(EXPERIMENTS),
         dataset="[^/]+",
-        estimator="mle|arim|(rim|resnet)-(" + "|".join(PROTOCOLS) + ")",
+        estimator=f"mle|arim|({'|'.join(METHODS)})({SEED_MARK}[0-9]+)?-({'|'.join(PROTOCOLS)})",
     params:
         study=lambda w: study({"invivo_real": "invivo"}.get(w.experiment, w.experiment)),
     log:

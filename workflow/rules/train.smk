@@ -9,7 +9,8 @@ rule train:
         settings=lambda w: training_record(w)["training"],
         task=lambda w: PROTOCOLS[w.protocol]["task"],
         tau_ms=lambda w: PROTOCOLS[w.protocol]["tau_ms"],
-        seed=config["seed"],
+        network=lambda w: replicate_of(w.method)[0],
+        seed=lambda w: training_seed(config, w.method),
         config=training_record,
     log:
         "logs/train/{method}/{protocol}.log",

@@ -13,7 +13,8 @@ with rule_job(snakemake):
     table = pd.read_csv(snakemake.input.table)
     parameter = measured_parameter(table)
     averages = restricted_averages(table)
-    summary = ", ".join(f"{METHOD_NAMES[m]} |RB| {r['rb']:.1f} % CV {r['cv']:.1f} %" for m, r in averages.iterrows())
+    summary = ", ".join(f"{METHOD_NAMES[m]} |RB| {r['rb']:.1f} % CV {r['cv']:.1f} %" for m, r in averages.iterrows()
+                        if m in METHOD_NAMES)
     title = f"{snakemake.params.data}\n{parameter} spheres inside the tau range: {summary}"
     save_figure(phantom(table, load_arrays(snakemake.input.arrays), parameter, title),
                 snakemake.output.png, snakemake.output.pdf)

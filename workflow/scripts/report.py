@@ -11,7 +11,8 @@ from qmri.data.io import atomic_path
 from qmri.estimators.networks.checkpoint import load_model
 from qmri.paper import report, runcost
 from qmri.paper.audit import evidence
-from qmri.paper.audit.register import CLAIMS, judge_all, judge_real_phantom
+from qmri.paper.audit.register import CLAIMS, judge_all, judge_real_phantom, unstable
+from qmri.paper.plan import seed_count
 from qmri.paper.rulejob import rule_job
 from qmri.provenance import git_revision, hardware
 
@@ -20,9 +21,13 @@ with rule_job(snakemake) as log:
     t1, t2 = pd.read_csv(inp.montecarlo_t1), pd.read_csv(inp.montecarlo_t2)
     timing = pd.read_csv(inp.timing)
     phantoms = {Path(f).stem: pd.read_csv(f) for f in inp.phantom}
-    found = evidence.load({"t1": inp.montecarlo_t1, "t2": inp.montecarlo_t2}, inp.blurriness, inp.timing,
-                          inp.phantom, inp.sharpness, inp.invivo, inp.generalisation, evidence.run_data(config))
+    seeds = seed_count(config)
+    by_seed = [evidence.load({"t1": inp.montecarlo_t1, "t2": inp.montecarlo_t2}, inp.blurriness, inp.timing,
+                             inp.phantom, inp.sharpness, inp.invivo, inp.generalisation, evidence.run_data(config), k)
+               for k in range(1, seeds + 1)]
+    found = by_seed[0]
     verdicts, real = judge_all(found), judge_real_phantom(found)
+    moved = unstable([verdicts] + [judge_all(other) for other in by_seed[1:]])
     invivo = {Path(f).stem: dict(np.load(f)) for f in [*inp.invivo, *inp.invivo_real]}
     tables = {"Volunteers (section 6.3): repeatability and outliers": report.volunteer_table(invivo),
               "Generalisability (section 6.4, fig. 9): median CV of T1 (%)":
@@ -49,7 +54,8 @@ with rule_job(snakemake) as log:
     figures = [os.path.relpath(f, out_dir) for f in inp.figures]
     models = report.training_table([load_model(path)[1] for path in inp.models])
     text = report.render(CLAIMS, verdicts, report.headline_table(t1), context, figures, config, models, ours,
-                         pd.read_csv(inp.budget), tables, found.run, real)
-    log.info("%d rows: %s", len(CLAIMS), report.counts(list(verdicts.values())))
+                         pd.read_csv(inp.budget), tables, found.run, real, seeds, moved)
+    log.info("%d rows: %s; %d unstable over %d seeds", len(CLAIMS), report.counts(list(verdicts.values())), len(moved),
+             seeds)
     with atomic_path(snakemake.output[0]) as tmp:
         Path(tmp).write_text(text)

@@ -1,7 +1,7 @@
 """Section 5.3: sigmoid slopes across the GM/WM boundary of volunteer 1, scan 1, for every method."""
 
 from qmri.data.io import load_arrays
-from qmri.paper.plan import OUR_METHODS, PAPER_METHODS
+from qmri.paper.plan import is_method
 from qmri.paper.rulejob import rule_job
 from qmri.paper.sharpness import boundary_lines, paired_tests, slopes
 from qmri.paper.study import write_table
@@ -11,7 +11,7 @@ with rule_job(snakemake) as log:
     parameter = arrays["param_names"].tolist().index("T1")
     pixel_mm = snakemake.params.pixel_mm
     lines = boundary_lines(arrays["labels"][0], pixel_mm=pixel_mm)
-    table = slopes({m: arrays[m][0, 0, parameter] for m in PAPER_METHODS + OUR_METHODS if m in arrays}, lines, pixel_mm)
+    table = slopes({m: arrays[m][0, 0, parameter] for m in arrays if is_method(m)}, lines, pixel_mm)
     log.info("median |nu| (1/mm): %s\npaired t-tests:\n%s", table.groupby("method")["abs_nu"].median().round(3).to_dict(),
              paired_tests(table).to_string())
     write_table(table, snakemake.output[0])

@@ -9,9 +9,10 @@ from qmri.paper.sharpness import boundary_lines, paired_tests
 
 with rule_job(snakemake):
     arrays = load_arrays(snakemake.input.arrays)
-    table = pd.read_csv(snakemake.input.table)
     parameter = arrays["param_names"].tolist().index("T1")
     maps = {m: arrays[m][0, 0, parameter] for m in ("mle", "resnet", "rim")}
+    table = pd.read_csv(snakemake.input.table)
+    table = table[table["method"].isin(maps)]  # the run's own networks (not those retrained with other seeds)
     lines = boundary_lines(arrays["labels"][0], pixel_mm=snakemake.params.pixel_mm)
     fig = boundary_sharpness(maps, lines, table, paired_tests(table), snakemake.params.pixel_mm,
                              data=snakemake.params.data)

@@ -1,11 +1,11 @@
-"""Train one network (RIM or ResNet) for one protocol."""
+"""Train one network (RIM or ResNet) for one protocol, with the seed of its replicate."""
 
 from qmri.paper.rulejob import rule_job
 from qmri.paper.train import TrainSettings, load_trainsets, train
 
 with rule_job(snakemake) as log:
     p = snakemake.params
-    checkpoint = train(snakemake.wildcards.method, snakemake.wildcards.protocol, p.task, p.tau_ms,
+    checkpoint = train(p.network, snakemake.wildcards.protocol, p.task, p.tau_ms,
                        load_trainsets(snakemake.input.trainsets), TrainSettings(**p.settings), p.seed,
                        snakemake.output.model, snakemake.output.csv, config=p.config,
                        start=snakemake.input.get("start"))

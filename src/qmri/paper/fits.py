@@ -19,7 +19,7 @@ from qmri.paper import blurriness, invivo, montecarlo
 from qmri.paper.acquisitions import Acquisitions, load_fit
 from qmri.paper.brains import BrainModel
 from qmri.paper.phantom.acquisitions import Scans, digital_scans, real_scans
-from qmri.paper.plan import OUR_METHODS, PAPER_METHODS, SIMULATED, dataset_protocol_name, split_estimator
+from qmri.paper.plan import OUR_METHODS, SIMULATED, dataset_protocol_name, is_method, replicate_of, split_estimator
 from qmri.paper.simulate import Truth
 from qmri.paper.study import Protocol, Study
 from qmri.physics.signal import model_for_task
@@ -35,7 +35,7 @@ def estimator(study: Study, experiment: str, dataset: str, name: str, weights: s
     """Return estimator ``name`` set up for a dataset's protocol (the MLE with the study's lambda_B, or the
     phantom dataset's own)."""
     protocol, device = dataset_protocol(study, experiment, dataset), device or default_device()
-    method, _ = split_estimator(name)
+    method = replicate_of(split_estimator(name)[0])[0]
     if method == "mle":
         lambda_b = study.config["phantom"]["datasets"][dataset].get("lambda_b", study.lambda_b) \
             if experiment == "phantom" else study.lambda_b
@@ -99,6 +99,6 @@ def load_fits(paths: dict[str, str | os.PathLike]) -> dict[str, np.ndarray]:
 
 
 def paper_fits(inputs) -> dict[str, np.ndarray]:
-    """Return ``{method: maps}`` of the paper's three methods, and ours where the rule has it, from a rule's inputs
-    named by method."""
-    return load_fits({method: inputs[method] for method in PAPER_METHODS + OUR_METHODS if method in inputs.keys()})
+    """Return ``{method: maps}`` of the paper's three methods, ours and the networks' replicates where the rule has
+    them, from a rule's inputs named by method."""
+    return load_fits({method: inputs[method] for method in inputs.keys() if is_method(method)})

@@ -15,11 +15,44 @@ PAPER_METHODS = ("mle", "rim", "resnet")
 OUR_METHODS = ("arim",)
 #: methods whose estimator is one for every protocol
 ANY_PROTOCOL = ("mle", *OUR_METHODS)
+#: the paper's networks, trained per protocol
+NETWORKS = ("rim", "resnet")
+#: what names a paper network retrained with another seed (``training.seeds``): ``rim@seed2``
+SEED_MARK = "@seed"
+
+
+def seed_count(config: dict) -> int:
+    """Return K of ``training.seeds``: how many times every paper network is trained, each with its own seed."""
+    return int(config["training"].get("seeds", 1))
+
+
+def replicate_methods(config: dict) -> tuple[str, ...]:
+    """Return the paper's networks retrained with seeds 2..K, as methods: ``rim@seed2``, ``resnet@seed2``, ..."""
+    return tuple(f"{network}{SEED_MARK}{k}" for k in range(2, seed_count(config) + 1) for network in NETWORKS)
+
+
+def replicate_of(name: str) -> tuple[str, int]:
+    """Return what a name (a method, or a model label such as ``rim t1-23@seed2``) replicates and its seed number
+    (1: the run's own training)."""
+    base, _, k = name.partition(SEED_MARK)
+    return base, int(k) if k else 1
+
+
+def is_method(name: str) -> bool:
+    """Whether ``name`` is a method of the experiments (the paper's, ours, or a paper network's replicate)."""
+    return replicate_of(name)[0] in PAPER_METHODS + OUR_METHODS
+
+
+def training_seed(config: dict, method: str) -> int:
+    """Return the seed a network trains with: the run's ``seed``, plus k - 1 for its k-th replicate."""
+    return int(config["seed"]) + replicate_of(method)[1] - 1
 
 
 def methods(config: dict) -> tuple[str, ...]:
-    """Return the methods every experiment runs: the paper's, then ours where ``ours.enabled``."""
-    return PAPER_METHODS + (OUR_METHODS if config.get("ours", {}).get("enabled", False) else ())
+    """Return the methods every experiment runs: the paper's, ours where ``ours.enabled``, then the paper
+    networks' replicates where ``training.seeds`` > 1."""
+    ours = OUR_METHODS if config.get("ours", {}).get("enabled", False) else ()
+    return PAPER_METHODS + ours + replicate_methods(config)
 
 
 def dataset_protocol_name(config: dict, experiment: str, dataset: str) -> str:
@@ -52,7 +85,8 @@ def check_references(config: dict) -> None:
         if unknown:
             raise QmriError(f"config: {where} names protocol {', '.join(unknown)}, not one of "
                             f"{', '.join(sorted(known))}")
-    for method, spec in config["training"].items():
+    for method in NETWORKS:
+        spec = config["training"][method]
         for protocol, own in (spec.get("protocols") or {}).items():
             start = (own or {}).get("start")
             if protocol not in known or (start is not None and start not in known):
@@ -70,10 +104,11 @@ def check_references(config: dict) -> None:
 
 
 def training_plan(config: dict, method: str, protocol: str) -> tuple[dict, str | None]:
-    """Return the training settings (``qmri.paper.train.TrainSettings`` keywords) of ``method`` on ``protocol``
-    and the protocol whose trained model it starts from (None: Kaiming weights): ``training.<method>`` with
-    the protocol's entry under its ``protocols`` (own ``iterations``, a ``start``) over the method's values."""
-    spec = dict(config["training"][method])
+    """Return the training settings (``qmri.paper.train.TrainSettings`` keywords) of ``method`` (a network or its
+    replicate) on ``protocol`` and the protocol whose trained model it starts from (None: Kaiming weights; a
+    replicate starts from its own seed's): ``training.<method>`` with the protocol's entry under its ``protocols``
+    (own ``iterations``, a ``start``) over the method's values."""
+    spec = dict(config["training"][replicate_of(method)[0]])
     own = dict((spec.pop("protocols", None) or {}).get(protocol) or {})
     start = own.pop("start", None)
     return spec | own, start

@@ -17,6 +17,7 @@ from qmri.paper import tissues as T  # noqa: E402
 from qmri.paper.blurriness import regions  # noqa: E402
 from qmri.paper.metrics import coefficient_of_variation, outliers  # noqa: E402
 from qmri.paper.naming import METHOD_COLOURS, METHOD_NAMES  # noqa: E402
+from qmri.paper.plan import replicate_of  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, *paths: str | os.PathLike) -> None:
@@ -343,10 +344,11 @@ def invivo_repeatability(maps: dict[str, np.ndarray], brain: np.ndarray, paramet
 
 def generalisation(table: pd.DataFrame) -> plt.Figure:
     """Return figure 9: median CV of T1 per dataset and subject (the phantom first, then the volunteers by their
-    number of TIs, as the paper's panels a-e) for MLE, the ResNet, every T1 RIM and ours."""
+    number of TIs, as the paper's panels a-e) for MLE, the ResNet, every T1 RIM and ours (the run's own networks,
+    not those retrained with other seeds)."""
     groups = table[["dataset", "n_tau", "subject"]].drop_duplicates()
     groups = groups.assign(first=groups["subject"] != "phantom").sort_values(["first", "n_tau", "subject"])
-    models = list(dict.fromkeys(table["model"]))
+    models = [m for m in dict.fromkeys(table["model"]) if replicate_of(m)[1] == 1]
     rims = [m for m in models if m.startswith("rim")]
     shades = plt.cm.Reds(np.linspace(0.45, 0.95, len(rims)))
     colours = {**METHOD_COLOURS, **dict(zip(rims, shades))}

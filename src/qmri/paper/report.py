@@ -18,7 +18,7 @@ from qmri.paper.audit.evidence import RunData
 from qmri.paper.audit.judges import Verdict
 from qmri.paper.audit.register import SECTIONS, Claim, data_of, distinct_statements
 from qmri.paper.metrics import coefficient_of_variation, outliers
-from qmri.paper.naming import METHOD_NAMES
+from qmri.paper.naming import METHOD_NAMES, method_name
 from qmri.paper.phantom.analysis import restricted_averages
 from qmri.paper.plan import OUR_METHODS
 
@@ -34,14 +34,29 @@ def counts(verdicts: list[Verdict]) -> str:
     return ", ".join(f"{kinds.count(k)} {words.get(k, k)}" for k in J.KINDS)
 
 
-def header(claims: tuple[Claim, ...], verdicts: dict[str, Verdict]) -> str:
+def header(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], seeds: int = 1,
+           unstable: dict[str, list[str]] | None = None) -> str:
     """Return the report's first line: distinct statements and rows, the five counts of the independent rows
-    and those of the rows that repeat a statement on their own clause."""
+    and those of the rows that repeat a statement on their own clause; with ``seeds`` > 1, how many rows are
+    ``unstable`` (their verdict differs between the networks' seeds)."""
     independent = [verdicts[c.key] for c in claims if not c.is_repeat]
     repeats = [verdicts[c.key] for c in claims if c.is_repeat]
-    return (f"**{len(distinct_statements(claims))} distinct statements, {len(claims)} rows.** "
+    line = (f"**{len(distinct_statements(claims))} distinct statements, {len(claims)} rows.** "
             f"Independent rows ({len(independent)}): {counts(independent)}. Rows that repeat a statement of the "
             f"paper, judged on their own clause ({len(repeats)}): {counts(repeats)}.")
+    if seeds > 1:
+        moved = [c.key for c in claims if c.key in (unstable or {})]
+        line += (f" Verdicts on the networks of seed 1; judged again on each of {seeds} seeds, "
+                 f"{len(moved)} rows are unstable" + (f" ({', '.join(moved)})." if moved else "."))
+    else:
+        line += " Networks trained with one seed: verdict stability not measured (`training.seeds`)."
+    return line
+
+
+def verdict_cell(verdict: Verdict, seeds: list[str] | None = None) -> str:
+    """Return a register row's verdict; ``seeds``: the kinds of each seed where they differ ("unstable")."""
+    mark = MARKS[verdict.kind]
+    return mark if not seeds else f"{mark}, unstable (seeds 1-{len(seeds)}: {', '.join(seeds)})"
 
 
 def _cell(text: str) -> str:
@@ -93,10 +108,12 @@ def method_lines() -> list[str]:
 
 
 def register_rows(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], figures: dict[str, str],
-                  run: RunData | None = None, real: dict[str, Verdict] | None = None) -> list[str]:
+                  run: RunData | None = None, real: dict[str, Verdict] | None = None,
+                  unstable: dict[str, list[str]] | None = None) -> list[str]:
     """Return the register as a Markdown table; ``figures`` maps a figure name to its path relative to the
-    report (the evidence column links it); ``real`` adds each phantom row's second verdict on real scans."""
-    run = run or RunData()
+    report (the evidence column links it); ``real`` adds each phantom row's second verdict on real scans;
+    ``unstable`` marks the rows whose verdict differs between seeds."""
+    run, unstable = run or RunData(), unstable or {}
     head = "| # | section | the paper's words | paper | data | ours | criterion | verdict |"
     head += " on real phantom scans |" if real else ""
     lines = [head + " why / evidence |", "|---" * (10 if real else 9) + "|"]
@@ -105,7 +122,7 @@ def register_rows(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], figur
         link = f"[{claim.evidence}]({figures[claim.evidence]})" if claim.evidence in figures else claim.evidence
         data = "; ".join(run.describe(d) for d in data_of(claim, claims))
         cells = [claim.key, claim.section, f"\"{claim.words}\"", claim.paper, data, v.ours or "-", claim.criterion,
-                 MARKS[v.kind]]
+                 verdict_cell(v, unstable.get(claim.key))]
         if real:
             second = real.get(claim.key)
             cells.append(f"{MARKS[second.kind]}: {second.ours or second.reason}" if second else "-")
@@ -176,21 +193,22 @@ def generalisation_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Return figure 9 as a table: median T1 CV (%) per dataset and subject (rows) and model (columns)."""
     wide = table.pivot_table(index=["dataset", "n_tau", "subject"], columns="model", values="median_cv_t1",
                              sort=False)
-    return wide.rename(columns=lambda m: METHOD_NAMES.get(m, m.replace("rim ", "RIM ")))
+    return wide.rename(columns=method_name)
 
 
 def headline_table(t1: pd.DataFrame) -> pd.DataFrame:
     """Return median relative bias and CV of T1 over the brain per SNR and method (fig. 2c, f)."""
     part = t1[t1["parameter"] == "T1"]
     table = part.pivot_table(index="snr", columns=["metric", "method"], values="median")
-    table.columns = [f"{METHOD_NAMES[m]} {'RB' if k == 'rb' else 'CV'} (%)" for k, m in table.columns]
+    table.columns = [f"{method_name(m)} {'RB' if k == 'rb' else 'CV'} (%)" for k, m in table.columns]
     return table
 
 
 def training_table(metas: list[dict]) -> pd.DataFrame:
-    """Return one row per trained model (checkpoint metadata): where and how long it trained, and the model it was
-    fine-tuned from (``started from``, empty when trained from scratch)."""
-    return pd.DataFrame([{"model": f"{METHOD_NAMES[m['method']]} {m['protocol']}", "iterations": m["iterations"],
+    """Return one row per trained model (checkpoint metadata): its seed, where and how long it trained, and the model
+    it was fine-tuned from (``started from``, empty when trained from scratch)."""
+    return pd.DataFrame([{"model": f"{METHOD_NAMES[m['method']]} {m['protocol']}", "seed": m.get("seed", ""),
+                          "iterations": m["iterations"],
                           "started from": m.get("started_from", ""),
                           "seconds": round(m["train_seconds"]), "device": m["device"],
                           "precision": m["autocast"].removeprefix("torch."), "hardware": m.get("hardware", ""),
@@ -209,20 +227,22 @@ BUDGET_COLUMNS = {"iterations": "iterations", "trained_on": "trained on",
 def render(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], headline: pd.DataFrame, context: dict[str, str],
            figures: list[str], config: dict, models: pd.DataFrame, ours: pd.DataFrame | None = None,
            budget: pd.DataFrame | None = None, tables: dict[str, pd.DataFrame] | None = None,
-           run: RunData | None = None, real: dict[str, Verdict] | None = None) -> str:
+           run: RunData | None = None, real: dict[str, Verdict] | None = None, seeds: int = 1,
+           unstable: dict[str, list[str]] | None = None) -> str:
     """Return the report as Markdown: the counts, the summary, how the audit judges, the register with its
     verdicts (and second verdicts on real phantom scans, ``real``), the headline, the models, ``tables`` (title ->
     table: volunteers, generalisation, run cost, ...), ours (``ours_table``) and the budget study
     (``studies/rim-budget/quality.csv``) beyond the paper, every figure and the run's ``config``; ``figures`` are
-    paths relative to the report; ``run`` names the data each row is judged on."""
+    paths relative to the report; ``run`` names the data each row is judged on; ``unstable``: the rows whose
+    verdict differs between the ``seeds`` the networks were trained with."""
     by_name = {f.rsplit("/", 1)[-1].removesuffix(".png"): f for f in figures}
     lines = ["# Reproduction report: Sabidussi et al., Medical Image Analysis 74 (2021) 102220", "",
-             header(claims, verdicts), "", "## Summary", "", *summary(claims, verdicts), "",
+             header(claims, verdicts, seeds, unstable), "", "## Summary", "", *summary(claims, verdicts), "",
              "## How this was produced", ""]
     lines += [f"- **{k}**: {v}" for k, v in context.items()]
     lines += ["", *method_lines()]
     lines += ["", "## The register: every statement of the paper", "", *register_rows(claims, verdicts, by_name, run,
-                                                                                      real)]
+                                                                                      real, unstable)]
     lines += ["", "## Headline: T1 on the unseen slice (median over the brain, Monte Carlo of section 5.1.1)", "",
               headline.to_markdown(floatfmt=".2f"), "", "## Trained models", "", models.to_markdown(), ""]
     for title, table in (tables or {}).items():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from qmri.paper.plan import PAPER_METHODS
+from qmri.paper.plan import NETWORKS, PAPER_METHODS, replicate_of
 
 #: the paper's datasets (section 4.3) and the names this pipeline gives them (config.yaml)
 DATASETS = {"IV_T1": "iv-t1", "IV_T1 noisy": "iv-t1-noisy", "IV_T2": "iv-t2", "HP_T1": "hp-t1", "HP_T2": "hp-t2"}
@@ -126,29 +126,46 @@ class Evidence:
 VOXELWISE_MLE = "mle-voxelwise"
 
 
-def _paper_rows(table: pd.DataFrame, column: str = "method") -> pd.DataFrame:
-    """Return the rows of the paper's methods (and of the paper's kind of MLE, where timed)."""
-    return table[table[column].isin((*PAPER_METHODS, VOXELWISE_MLE))].reset_index(drop=True)
+def _seed_names(names: list[str], seed: int) -> dict[str, str]:
+    """Return ``{name: the paper's name}`` of the names the audit of seed ``seed`` reads: the MLEs' and the paper
+    networks' models trained with that seed (``rim``, ``rim t1-23``, ``resnet`` or their ``@seed<k>`` replicates)."""
+    kept = {}
+    for name in names:
+        base, k = replicate_of(name)
+        network = base in NETWORKS or base.startswith("rim ")
+        if (network and k == seed) or (not network and k == 1 and base in (*PAPER_METHODS, VOXELWISE_MLE)):
+            kept[name] = base
+    return kept
 
 
-def _paper_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Return an in-vivo arrays file without our methods' maps."""
+def _paper_rows(table: pd.DataFrame, seed: int = 1, column: str = "method") -> pd.DataFrame:
+    """Return the rows of the paper's methods (and of the paper's kind of MLE, where timed), its networks those
+    trained with seed ``seed``, named as the paper names them."""
+    names = _seed_names(list(dict.fromkeys(table[column])), seed)
+    kept = table[table[column].isin(names)].copy()
+    kept[column] = kept[column].map(names)
+    return kept.reset_index(drop=True)
+
+
+def _paper_arrays(path: str | os.PathLike, seed: int = 1) -> dict[str, np.ndarray]:
+    """Return an in-vivo arrays file's data and the paper's methods' maps (networks: those of seed ``seed``)."""
     with np.load(path) as arrays:
-        return {k: arrays[k] for k in arrays.files if k in PAPER_METHODS or k in ("labels", "truth", "param_names")}
+        names = _seed_names(arrays.files, seed)
+        return {names.get(k, k): arrays[k] for k in arrays.files if k in names or k in ("labels", "truth", "param_names")}
 
 
 def load(montecarlo: dict[str, str], blurriness: str, timing: str, phantoms: list[str], sharpness: str,
-         invivo: list[str], generalisation: str, run: RunData | None = None) -> Evidence:
-    """Return the evidence of a run from its files (paths as the pipeline writes them) and what its data are."""
-    general = pd.read_csv(generalisation)
-    keep = general["model"].isin(PAPER_METHODS) | general["model"].str.startswith("rim ")
+         invivo: list[str], generalisation: str, run: RunData | None = None, seed: int = 1) -> Evidence:
+    """Return the evidence of a run from its files (paths as the pipeline writes them) and what its data are; the
+    paper's networks are those trained with seed ``seed`` (1: the run's own; k: the ``@seed<k>`` replicates).
+    Timing is the run's own: a network's seconds do not depend on its weights."""
     return Evidence(
-        montecarlo={task: _paper_rows(pd.read_csv(path)) for task, path in montecarlo.items()},
-        blurriness=_paper_rows(pd.read_csv(blurriness)),
+        montecarlo={task: _paper_rows(pd.read_csv(path), seed) for task, path in montecarlo.items()},
+        blurriness=_paper_rows(pd.read_csv(blurriness), seed),
         timing=_paper_rows(pd.read_csv(timing)),
-        phantoms={Path(p).stem: _paper_rows(pd.read_csv(p)) for p in phantoms},
-        sharpness=_paper_rows(pd.read_csv(sharpness)),
-        invivo={Path(p).stem: _paper_arrays(p) for p in invivo},
-        generalisation=general[keep].reset_index(drop=True),
+        phantoms={Path(p).stem: _paper_rows(pd.read_csv(p), seed) for p in phantoms},
+        sharpness=_paper_rows(pd.read_csv(sharpness), seed),
+        invivo={Path(p).stem: _paper_arrays(p, seed) for p in invivo},
+        generalisation=_paper_rows(pd.read_csv(generalisation), seed, "model"),
         run=run or RunData(),
     )

@@ -355,6 +355,13 @@ def judge_all(evidence: Evidence, claims: tuple[Claim, ...] = CLAIMS) -> dict[st
     return verdicts
 
 
+def unstable(by_seed: list[dict[str, Verdict]]) -> dict[str, list[str]]:
+    """Return ``{key: the verdict kind of each seed}`` of the rows whose kind differs between the networks' seeds
+    (``by_seed[k - 1]``: ``judge_all`` on the evidence of seed k); a verdict that flips with the seed is none."""
+    return {key: kinds for key in by_seed[0]
+            if len(set(kinds := [verdicts[key].kind for verdicts in by_seed])) > 1}
+
+
 def on_real_phantom(evidence: Evidence) -> Evidence | None:
     """Return the evidence with the run's real phantom scans in place of HP_T1 / HP_T2, or None without any."""
     real = {paper: evidence.run.real_phantom(task) for paper, task in (("HP_T1", "t1"), ("HP_T2", "t2"))}
