@@ -23,6 +23,7 @@ include: "workflow/rules/blurriness.smk"
 include: "workflow/rules/invivo.smk"
 include: "workflow/rules/phantom.smk"
 include: "workflow/rules/timing.smk"
+include: "workflow/rules/forms.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 

@@ -125,3 +125,19 @@ def test_a_training_start_must_be_another_protocol_of_the_task_trained_from_scra
         "t1-23": {"start": start}, "t1-25": {"start": "t1-31"}}}}
     with pytest.raises(QmriError, match=message):
         check_references({**study.config, "training": training})
+
+
+def test_the_implementation_study_has_an_arm_per_difference_and_the_authors_variant():
+    from qmri.estimators.networks.form import OPTIONS
+    from qmri.paper.plan import form_arms, form_networks, form_settings
+
+    study = Study.load(REPO / "config.yaml")
+    arms = form_arms()
+    assert list(arms) == ["ours", *OPTIONS, "voxel_noise", "float32", "authors"]
+    assert form_networks("batchnorm") == ("resnet",) and form_networks("gradient") == ("rim",)
+    assert form_networks("units") == ("rim", "resnet")
+    base, _ = training_plan(study.config, "rim", "t1-31")
+    assert form_settings(study.config, "init", "rim") == base | {"form": {"init": "torch"}}
+    assert form_settings(study.config, "authors", "resnet") == training_plan(study.config, "resnet", "t1-31")[0] | {
+        "variant": "authors", "precision": "float32"}
+    assert "voxel_noise" not in form_settings(study.config, "voxel_noise", "rim")  # the training set's, not the net's

@@ -15,6 +15,9 @@ from qmri.paper.plan import (
     check_references,
     dataset_protocol_name,
     estimator_name,
+    form_arms,
+    form_networks,
+    form_settings,
     methods,
     our_weights,
     replicate_methods,
@@ -133,6 +136,9 @@ T1_DATASETS = [d for d, spec in INVIVO.items() if PROTOCOLS[spec["protocol"]]["t
 
 #: the protocol of the timing table: the paper timed IV_T1 (31 inversion times)
 TIMING_PROTOCOL = config["montecarlo"]["protocols"]["t1"]
+#: the implementation study's arms (``qmri.paper.plan.form_arms``) and the protocol its networks learn
+FORM_ARMS = form_arms()
+FORM_PROTOCOL = config["montecarlo"]["protocols"]["t1"]
 
 ALL_FIGURES = (
     ["results/figures/trainset_examples.png"]
@@ -277,3 +283,15 @@ def fit_inputs(wildcards):
     else:
         found["scans"] = real_invivo_scans(wildcards.dataset)
     return found
+
+
+def form_weights(arm):
+    """``{method: checkpoint}`` of an arm's networks; ours are the run's own models of the protocol."""
+    return {method: (f"results/models/{method}/{FORM_PROTOCOL}.pt" if arm == "ours" else
+                     f"results/forms/{arm}/{method}.pt") for method in form_networks(arm)}
+
+
+def form_trainsets(arm):
+    """The training sets of an arm: the run's, or patches with the authors' voxel noise."""
+    folder = "trainset-additive" if form_arms()[arm].get("voxel_noise") == "additive" else "trainset"
+    return {"trainsets": [f"results/{folder}/{model}.npz" for model in TRAIN_BRAINS]}

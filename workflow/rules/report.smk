@@ -15,6 +15,8 @@ rule report:
         figures=ALL_FIGURES,
         models=expand("results/models/{method}/{protocol}.pt", method=METHODS + list(REPLICATES), protocol=PROTOCOLS),
         budget="studies/rim-budget/quality.csv",
+        # the implementation study, where config forms.enabled
+        **({"forms": "results/forms/forms.csv"} if config.get("forms", {}).get("enabled") else {}),
     output:
         report(
             "results/report/reproduction.md",

@@ -10,6 +10,7 @@ rule train:
         task=lambda w: PROTOCOLS[w.protocol]["task"],
         tau_ms=lambda w: PROTOCOLS[w.protocol]["tau_ms"],
         network=lambda w: replicate_of(w.method)[0],
+        protocol=lambda w: w.protocol,
         seed=lambda w: training_seed(config, w.method),
         config=training_record,
     log:

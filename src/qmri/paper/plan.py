@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from qmri.errors import QmriError
 from qmri.estimators.networks import packaged_weights
+from qmri.estimators.networks.form import OPTIONS
 
 #: experiments with a fit stage; the first three are simulated from the test brain
 EXPERIMENTS = ("montecarlo", "blurriness", "invivo", "phantom", "invivo_real")
@@ -124,3 +125,30 @@ def split_estimator(name: str) -> tuple[str, str | None]:
     """Return the method and training protocol (None for the MLE and ours) of an estimator name."""
     method, _, protocol = name.partition("-")
     return method, protocol or None
+
+
+#: switches that one network has not: the ResNet has no cell and no gradient, the RIM no BatchNorm
+FORM_NETWORKS = {"activation": ("rim",), "gradient": ("rim",), "batchnorm": ("resnet",)}
+
+
+def form_arms() -> dict[str, dict]:
+    """Return the arms of the implementation study (``qmri.paper.forms``): ``{arm: changes}`` from our form, where
+    a change is ``form`` (switches of ``NetworkForm``), ``variant``, ``precision`` or ``voxel_noise`` (the
+    training patches'). Arms: ours; each switch alone as the authors' code sets it; their voxel noise; float32;
+    and the authors' variant with all of these."""
+    arms = {"ours": {}} | {switch: {"form": {switch: options[1]}} for switch, options in OPTIONS.items()}
+    return arms | {"voxel_noise": {"voxel_noise": "additive"}, "float32": {"precision": "float32"},
+                   "authors": {"variant": "authors", "voxel_noise": "additive", "precision": "float32"}}
+
+
+def form_networks(arm: str) -> tuple[str, ...]:
+    """Return the paper networks an arm trains: both, or the one its switch belongs to (``FORM_NETWORKS``)."""
+    return FORM_NETWORKS.get(arm, NETWORKS)
+
+
+def form_settings(config: dict, arm: str, method: str) -> dict:
+    """Return the training settings of ``method`` in ``arm``: the run's for the T1 Monte Carlo protocol with the
+    arm's ``variant``, ``form`` and ``precision`` over them (its ``voxel_noise`` is the training set's)."""
+    settings, _ = training_plan(config, method, config["montecarlo"]["protocols"]["t1"])
+    changes = form_arms()[arm]
+    return settings | {k: v for k, v in changes.items() if k in ("variant", "form", "precision")}

@@ -31,6 +31,9 @@ class TrainsetSettings:
     #: SD of the voxel-wise Gaussian parameter noise, as a fraction of the patch's tissue value.
     #: The paper adds such noise "to enable recovery of intra-tissue variation" without a value.
     voxel_cv: float = 0.05
+    #: how the training patches' voxel noise is made: "multiplicative" (SD ``voxel_cv`` of the tissue value, ours)
+    #: or "additive" (the authors': ``ADDITIVE_VOXEL_SD``, then smoothed); test slices and volunteers keep ours
+    voxel_noise: str = "multiplicative"
     b_half_normal_sd: float = 0.2
     sigma_min: float = 0.0065
     sigma_max: float = 0.255
@@ -158,13 +161,33 @@ def _standard_normal_within(limit: float, shape: tuple[int, ...], rng: np.random
     return z
 
 
+#: the authors' additive voxel-wise parameter noise (SD; A in its own units, times in ms) and the Gaussian
+#: smoothing of the noisy maps (SD in pixels), from EMCqMRI 1.1.17's dataset utilities
+ADDITIVE_VOXEL_SD = {"A": 0.05, "T1": 100.0, "T2": 10.0}
+ADDITIVE_SMOOTHING_PX = 0.4
+
+
+def _voxel_noise(tissue_map: np.ndarray, name: str, settings: TrainsetSettings, kind: str,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Return the map of parameter ``name`` with its voxel-wise noise: multiplicative (SD ``voxel_cv``, truncated
+    at 3 SD) or the authors' additive one (``ADDITIVE_VOXEL_SD`` on tissue voxels, the map then smoothed with a
+    Gaussian of ``ADDITIVE_SMOOTHING_PX`` in-plane and kept non-negative; background stays near zero)."""
+    if kind == "multiplicative":
+        return tissue_map * (1.0 + settings.voxel_cv * _standard_normal_within(3.0, tissue_map.shape, rng))
+    if kind != "additive":
+        raise QmriError(f"trainset: voxel_noise must be multiplicative or additive, got {kind!r}")
+    noisy = np.where(tissue_map > 0, tissue_map + ADDITIVE_VOXEL_SD[name] * rng.standard_normal(tissue_map.shape), 0.0)
+    return np.maximum(ndimage.gaussian_filter(noisy, (0, ADDITIVE_SMOOTHING_PX, ADDITIVE_SMOOTHING_PX)), 0.0)
+
+
 def draw_parameters(labels: np.ndarray, settings: TrainsetSettings, rng: np.random.Generator,
-                    tissue_draw: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                    tissue_draw: bool = True, voxel_noise: str = "multiplicative") -> tuple[np.ndarray, np.ndarray]:
     """Return ``(kappa, sigma)``: parameter patches ``(P, 4, H, W)`` and noise SDs ``(P,)``.
 
     Per patch and tissue, A, T1 and T2 are drawn from Table 1 (truncated normal; with ``tissue_draw``
     False every tissue takes Table 1's mean, as a typical person); each voxel
-    then gets multiplicative Gaussian noise of SD ``voxel_cv`` (truncated at 3 SD). B is one
+    then gets multiplicative Gaussian noise of SD ``voxel_cv`` (truncated at 3 SD; ``voxel_noise``:
+    ``_voxel_noise``). B is one
     value per patch, ``2 - |N(0, b_half_normal_sd)|``, with no voxel noise. The noise SD is
     log-uniform in ``[sigma_min, sigma_max]`` (SNR about 100 to 3). Background is A = T1 = T2 = 0.
     """
@@ -177,8 +200,7 @@ def draw_parameters(labels: np.ndarray, settings: TrainsetSettings, rng: np.rand
         drawn = _truncated_normal(mean, table[f"{name}_sd"], rng) if tissue_draw else mean
         per_tissue = np.where(mean > 0, drawn, 0.0)
         tissue_map = np.take_along_axis(per_tissue, labels.reshape(p, -1), axis=1).reshape(labels.shape)
-        voxel_noise = _standard_normal_within(3.0, labels.shape, rng)
-        maps.append(tissue_map * (1.0 + settings.voxel_cv * voxel_noise))
+        maps.append(_voxel_noise(tissue_map, name, settings, voxel_noise, rng))
     b = 2.0 - np.abs(rng.normal(0.0, settings.b_half_normal_sd, p))
     b_map = np.broadcast_to(b[:, None, None], labels.shape)
     kappa = np.stack([maps[0], b_map, maps[1], maps[2]], axis=1).astype(np.float32)
@@ -193,7 +215,7 @@ def simulate_trainset(model: BrainModel, settings: TrainsetSettings, seed: int) 
     """
     rng = np.random.default_rng([seed, *model.name.encode()])
     labels = sample_patch_labels(model, settings, rng)
-    kappa, sigma = draw_parameters(labels, settings, rng)
+    kappa, sigma = draw_parameters(labels, settings, rng, voxel_noise=settings.voxel_noise)
     return {"kappa": kappa, "sigma": sigma, "labels": labels}
 
 

@@ -15,7 +15,9 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ from qmri.estimators.networks.checkpoint import (
     fast_dtype,
     load_model,
 )
+from qmri.estimators.networks.form import NetworkForm, network_form
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet, resampled_stem
 from qmri.estimators.networks.rim import RIM
 from qmri.paper.anyprotocol import (
@@ -65,11 +68,21 @@ class TrainSettings:
     #: compile a RIM's recurrent cell and likelihood gradient with ``torch.compile``: True, False or "auto"
     #: (``compiles_rim``)
     compile: bool | str = "auto"
+    #: the paper-form network's variant, "ours" or "authors" (``qmri.estimators.networks.form.VARIANTS``)
+    variant: str = "ours"
+    #: single switches of ``NetworkForm`` set otherwise than the variant's
+    form: dict = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "resnet_widths", tuple(self.resnet_widths))
+        object.__setattr__(self, "form", dict(self.form or {}))
         if self.compile not in (True, False, "auto"):
             raise QmriError(f"training: compile must be true, false or auto, got {self.compile!r}")
+        self.network_form()  # a one-line error for an unknown variant, switch or option
+
+    def network_form(self) -> NetworkForm:
+        """Return the resolved form of the network these settings train."""
+        return network_form(self.variant, self.form)
 
 
 #: the fewest iterations for which ``compile: auto`` compiles a RIM (``compiles_rim``)
@@ -130,14 +143,14 @@ def uncompile_rim(net: RIM) -> None:
     del net.cell.forward, net.gradient
 
 
-def _loss(net: torch.nn.Module, batch: tuple, device: torch.device, dtype: torch.dtype
+def _loss(net: torch.nn.Module, batch: tuple, device: torch.device, dtype: torch.dtype, criterion: Callable
           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Return the loss of one mini-batch ``(signal, target, mask, tau, weights)`` and the estimates, after
-    back-propagating it."""
+    """Return the loss (``criterion``, ``loss_function``) of one mini-batch ``(signal, target, mask, tau, weights)``
+    and the estimates, after back-propagating it."""
     signal, target, mask, tau, weights = batch
     with autocast(device, dtype):
         outputs = estimates(net, signal.contiguous(memory_format=torch.channels_last), tau, mask)
-    loss = masked_mse(outputs, target, mask, weights)
+    loss = criterion(outputs, target, mask, weights)
     loss.backward()
     return loss, outputs
 
@@ -156,6 +169,25 @@ def masked_mse(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.Te
     return sum(torch.where(keep, scale * (o.float() - target) ** 2, zero).sum() / total for o in outputs) / len(outputs)
 
 
+def physical_mse(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.Tensor,
+                 weights: torch.Tensor | None = None, *, model: SignalModel) -> torch.Tensor:
+    """Return the authors' loss: mean over outputs of the MSE over every pixel and channel in A / s, B and T in
+    seconds (estimates and target given in network units; ``mask`` and ``weights`` are not read)."""
+    ones = target.new_ones((1, 1, 1, 1))
+
+    def physical(x: torch.Tensor) -> torch.Tensor:
+        return scaling.to_units(scaling.from_network(x.float(), model, ones), model, ones, "physical")
+
+    goal = physical(target)
+    return sum(((physical(o) - goal) ** 2).mean() for o in outputs) / len(outputs)
+
+
+def loss_function(form: NetworkForm, model: SignalModel) -> Callable:
+    """Return the training loss ``(outputs, target, mask, weights) -> loss`` of ``form``: ``masked_mse`` (ours) or
+    ``physical_mse`` (the authors')."""
+    return masked_mse if form.loss == "network" else partial(physical_mse, model=model)
+
+
 def load_trainsets(paths: list[str | os.PathLike]) -> dict[str, np.ndarray]:
     """Return the concatenated ``kappa``, ``sigma`` and ``labels`` of several training-set archives."""
     parts = [load_arrays(p) for p in paths]
@@ -167,7 +199,8 @@ class _Batches:
     reproducible from two generator states."""
 
     def __init__(self, trainset: dict[str, np.ndarray] | None, model: SignalModel, tau: torch.Tensor | None,
-                 batch_size: int, seed: int, device: torch.device):
+                 batch_size: int, seed: int, device: torch.device, normalisation: str = "percentile"):
+        self.normalisation = normalisation
         self.patches = None if trainset is None else (task_kappa(torch.from_numpy(trainset["kappa"]), model),
                                                       torch.from_numpy(trainset["sigma"]),
                                                       torch.from_numpy(trainset["labels"] > 0))
@@ -188,7 +221,7 @@ class _Batches:
         """Return ``(signal_net, target_net, mask, tau_ms, loss weights or None)`` for one mini-batch."""
         kappa, sigma, mask, tau = self.draw()
         signal = synthesise(kappa, sigma, tau, self.model, self.noise)
-        s = scaling.intensity_scale(signal)
+        s = scaling.intensity_scale(signal, self.normalisation)
         target = scaling.to_network(kappa, self.model, s)
         weights = self.weights(kappa, sigma, tau, s)
         return tuple(None if x is None else x.to(self.device) for x in (signal / s, target, mask, tau, weights))
@@ -236,12 +269,18 @@ def log_progress(name: str, rows: list[dict], total: int, window: int = 50) -> N
         per_iteration, recent[-1]["loss"], left // 60, left % 60)
 
 
+#: what the images are divided by, per ``NetworkForm.normalisation``
+NORMALISATIONS = {"percentile": "99th percentile of the MIP", "max": "the series' maximum"}
+
+
 def model_checkpoint(identity: dict, state_dict: dict, rows: list[dict], model: SignalModel, config: dict | None,
                      device: torch.device, dtype: torch.dtype) -> dict:
     """Return the checkpoint of a trained model: its identity, weights and provenance (``load_model`` reads it)."""
+    form = network_form(identity["settings"].get("variant", "ours"), identity["settings"].get("form"))
     return {
         **identity, "format": CHECKPOINT_FORMAT, "n_images": len(identity["tau_ms"]), "param_names": model.param_names,
-        "units": "A / s, (B - 2) / 0.12, log(T / 1000 ms)", "normalisation": "images / s, s = 99th percentile of the MIP",
+        "units": "A / s, (B - 2) / 0.12, log(T / 1000 ms)",
+        "normalisation": f"images / s, s = {NORMALISATIONS[form.normalisation]}", "form": asdict(form),
         "state_dict": {k: v.cpu() for k, v in state_dict.items()}, "iterations": len(rows),
         "config": config or {}, "git_revision": git_revision(), "qmri_version": __version__,
         "torch_version": str(torch.__version__), "device": str(device), "autocast": str(dtype),
@@ -304,7 +343,10 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
     model = model_for_task(task)
     torch.manual_seed(seed)
     n_images = 0 if tau_ms is None else len(tau_ms)
-    net = build_network(method, model, n_images, settings.rim_steps, settings.rim_features, settings.resnet_widths)
+    form = settings.network_form()
+    net = build_network(method, model, n_images, settings.rim_steps, settings.rim_features, settings.resnet_widths,
+                        form)
+    criterion = loss_function(form, model)
     started = None if start is None else start_from(net, method, task, start, tau_ms)
     net = net.to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
@@ -313,7 +355,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
         batches = _AnyProtocolBatches(trainset, model, settings.batch_size, data, seed, device)
     else:
         batches = _Batches(trainset, model, torch.tensor(tau_ms, dtype=torch.float32), settings.batch_size, seed,
-                           device)
+                           device, form.normalisation)
     dtype = fast_dtype(device, settings.precision)
     identity = {"method": method, "protocol": protocol, "task": task, "tau_ms": list(map(float, tau_ms or [])),
                 "settings": asdict(settings), "seed": seed, **({"data": asdict(data)} if tau_ms is None else {}),
@@ -343,7 +385,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
         batch = batches.next()
         optimiser.zero_grad(set_to_none=True)
         try:
-            loss, outputs = _loss(net, batch, device, dtype)
+            loss, outputs = _loss(net, batch, device, dtype, criterion)
         except Exception as error:  # inductor needs a C++ compiler: "auto" trains on without it
             if not (compiled and settings.compile == "auto" and iteration == start):
                 raise
@@ -352,10 +394,10 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
             uncompile_rim(net)
             compiled = False
             optimiser.zero_grad(set_to_none=True)
-            loss, outputs = _loss(net, batch, device, dtype)
+            loss, outputs = _loss(net, batch, device, dtype, criterion)
         optimiser.step()
         _, target, mask, _, weights = batch
-        final = masked_mse(outputs[-1:], target, mask, weights).item()
+        final = criterion(outputs[-1:], target, mask, weights).item()
         rows.append({"iteration": iteration + 1, "loss": loss.item(), "final_estimate_loss": final,
                      "seconds": time.perf_counter() - began})
         bar.set_postfix(loss=f"{loss.item():.4g}")

@@ -19,6 +19,7 @@ from torch.torch_version import TorchVersion
 
 from qmri.errors import QmriError, first_line
 from qmri.estimators.networks import packaged_weights, scaling
+from qmri.estimators.networks.form import OURS, NetworkForm, network_form
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
 from qmri.estimators.networks.rim import RIM, AnyProtocolRIM
 from qmri.physics.signal import SignalModel, model_for_task
@@ -55,21 +56,24 @@ def autocast(device: torch.device, dtype: torch.dtype):
 
 
 def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int = 6, rim_features: int = 36,
-                  resnet_widths: tuple[int, ...] = BLOCK_WIDTHS) -> nn.Module:
-    """Return a freshly Kaiming-initialised network (biases zero): the paper's RIM (J = ``rim_steps``) or ResNet
-    (blocks ``resnet_widths`` wide) for ``n_images`` images, or our any-protocol RIM ``arim`` (``n_images`` unused).
+                  resnet_widths: tuple[int, ...] = BLOCK_WIDTHS, form: NetworkForm = OURS) -> nn.Module:
+    """Return a fresh network: the paper's RIM (J = ``rim_steps``) or ResNet (blocks ``resnet_widths`` wide) for
+    ``n_images`` images built as ``form`` says, or our any-protocol RIM ``arim`` (``n_images`` and ``form`` unused).
 
-    Choice: a RIM's last 1 x 1 convolution starts at zero, so an untrained RIM makes no update
-    and training starts from its initial estimate instead of from Kaiming-sized jumps.
+    Weights: Kaiming normal with zero biases (``form.init="kaiming"``) or torch's defaults (``"torch"``, the
+    authors'). Choice, with Kaiming weights: a RIM's last 1 x 1 convolution starts at zero, so an untrained RIM
+    makes no update and training starts from its initial estimate instead of from Kaiming-sized jumps.
     """
     if method == "rim":
-        net = RIM(model, steps=rim_steps, features=rim_features)
+        net = RIM(model, steps=rim_steps, features=rim_features, form=form)
     elif method == "arim":
         net = AnyProtocolRIM(model, steps=rim_steps, features=rim_features)
     elif method == "resnet":
-        net = ResNet(n_images, model.n_params, tuple(resnet_widths))
+        net = ResNet(n_images, model.n_params, tuple(resnet_widths), form, model)
     else:
         raise QmriError(f"unknown method {method!r}: choose rim, arim or resnet")
+    if method != "arim" and form.init == "torch":
+        return net
     for module in net.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
@@ -114,8 +118,13 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
         raise QmriError(f"{path} has checkpoint format {checkpoint['format']}, this qmri reads format "
                         f"{CHECKPOINT_FORMAT}: train it again")
     settings = checkpoint["settings"]
+    try:
+        form = network_form(settings.get("variant", "ours"), settings.get("form"))
+    except QmriError as err:
+        raise QmriError(f"{path}: {err}") from None
     net = build_network(checkpoint["method"], model_for_task(checkpoint["task"]), checkpoint["n_images"],
-                        settings["rim_steps"], settings["rim_features"], settings.get("resnet_widths", BLOCK_WIDTHS))
+                        settings["rim_steps"], settings["rim_features"], settings.get("resnet_widths", BLOCK_WIDTHS),
+                        form)
     try:
         net.load_state_dict(checkpoint["state_dict"])
     except RuntimeError:
@@ -129,7 +138,9 @@ def predict(net: nn.Module, meta: dict, signal: torch.Tensor, tau_ms: list[float
     """Return parameter maps ``(batch, Q, H, W)`` in physical units for images ``(batch, N, H, W)``.
 
     Any intensity scale and image size work; ``mask`` (batch, H, W) is the object (``estimates``). A model
-    for the other task, or a ResNet given a different number of images, is a one-line error.
+    for the other task, or a ResNet given a different number of images, is a one-line error. Images are divided
+    as the network's form says; a ResNet that normalises with batch statistics maps one image at a time, so each
+    image's maps depend on it alone.
     """
     if meta["task"] != task:
         raise QmriError(f"these weights are for the {meta['task']} task, not {task}")
@@ -140,9 +151,12 @@ def predict(net: nn.Module, meta: dict, signal: torch.Tensor, tau_ms: list[float
     device = next(net.parameters()).device
     signal = torch.nan_to_num(signal.to(device, torch.float32))
     tau = torch.as_tensor(np.asarray(tau_ms, dtype=np.float32), device=device)
-    s = scaling.intensity_scale(signal)
+    form = getattr(net, "form", OURS)
+    s = scaling.intensity_scale(signal, form.normalisation)
     batch, _, h, w = signal.shape
     chunk = batch if device.type != "cpu" else max(1, CPU_CHUNK_PIXELS // (h * w))
+    if isinstance(net, ResNet) and form.batchnorm == "batch":
+        chunk = 1
     signal_net = (signal / s).contiguous(memory_format=torch.channels_last)
     mask = None if mask is None else mask.to(device, torch.bool)
     with torch.inference_mode(), inference_precision(net, fast_dtype(device, precision)) as net:

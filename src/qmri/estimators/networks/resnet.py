@@ -4,6 +4,8 @@ Choice: the paper lists 11 block widths, [40, 40, 80, 80, 160, 320, 160, 80, 80,
 blocks; we repeat the stem's width once at the start. Where the width changes, the skip connection
 is a 1 x 1 convolution and BatchNorm (He et al. 2016's projection shortcut). No pooling; zero padding.
 Other widths (config ``training.resnet.resnet_widths``) keep the structure: the stem has the first width.
+The authors' code normalises with the statistics of the batch being mapped, also at inference, and outputs
+A / s, B and T in seconds (``qmri.estimators.networks.form``: ``batchnorm``, ``units``).
 """
 
 from __future__ import annotations
@@ -12,43 +14,66 @@ import numpy as np
 import torch
 from torch import nn
 
+from qmri.estimators.networks import scaling
+from qmri.estimators.networks.form import OURS, NetworkForm
+from qmri.physics.signal import SignalModel
+
 #: the paper's block widths (with the choice above)
 BLOCK_WIDTHS = (40, 40, 40, 80, 80, 160, 320, 160, 80, 80, 40, 6)
+
+
+def batch_norm(channels: int, batchnorm: str = "running") -> nn.BatchNorm2d:
+    """Return a BatchNorm that infers with the running statistics of training ("running") or with those of the
+    batch it maps ("batch": ``track_running_stats=False``, the authors')."""
+    return nn.BatchNorm2d(channels, track_running_stats=batchnorm == "running")
 
 
 class ResidualBlock(nn.Module):
     """conv3x3-BN-ReLU-conv3x3-BN, plus the (projected) input, then ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, batchnorm: str = "running"):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels),
+            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), batch_norm(out_channels, batchnorm),
             nn.ReLU(inplace=True),
-            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels))
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), batch_norm(out_channels, batchnorm))
         self.skip = (nn.Identity() if in_channels == out_channels else
-                     nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)))
+                     nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False),
+                                   batch_norm(out_channels, batchnorm)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.body(x) + self.skip(x))
 
 
 class ResNet(nn.Module):
-    """Maps N normalised weighted images to Q parameter maps in network units."""
+    """Maps N normalised weighted images to Q parameter maps in network units.
 
-    def __init__(self, n_images: int, n_params: int, widths: tuple[int, ...] = BLOCK_WIDTHS):
+    ``form`` (``NetworkForm``): its ``batchnorm``, and its ``units``: in physical units the head's output is read
+    as ``|A / s|``, ``|B|``, ``|T|`` in seconds (``model`` says which channel is which) and returned converted.
+    """
+
+    def __init__(self, n_images: int, n_params: int, widths: tuple[int, ...] = BLOCK_WIDTHS,
+                 form: NetworkForm = OURS, model: SignalModel | None = None):
         super().__init__()
         if not widths or min(widths) < 1:
             raise ValueError(f"ResNet widths must be positive, got {widths}")
-        self.n_images = n_images
-        self.stem = nn.Sequential(nn.Conv2d(n_images, widths[0], 1, bias=False), nn.BatchNorm2d(widths[0]),
+        if form.units == "physical" and model is None:
+            raise ValueError("a ResNet estimating in physical units needs its signal model")
+        self.n_images, self.form, self.model = n_images, form, model
+        self.stem = nn.Sequential(nn.Conv2d(n_images, widths[0], 1, bias=False), batch_norm(widths[0], form.batchnorm),
                                   nn.ReLU(inplace=True))
-        self.blocks = nn.Sequential(*(ResidualBlock(a, b) for a, b in zip((widths[0], *widths[:-1]), widths)))
+        self.blocks = nn.Sequential(*(ResidualBlock(a, b, form.batchnorm)
+                                      for a, b in zip((widths[0], *widths[:-1]), widths)))
         self.head = nn.Conv2d(widths[-1], n_params, 1)
 
     def forward(self, signal_net: torch.Tensor) -> torch.Tensor:
         if signal_net.shape[1] != self.n_images:
             raise ValueError(f"this ResNet takes {self.n_images} images, got {signal_net.shape[1]}")
-        return self.head(self.blocks(self.stem(signal_net)))
+        out = self.head(self.blocks(self.stem(signal_net)))
+        if self.form.units == "network":
+            return out
+        ones = torch.ones_like(out[:, :1, :1, :1])
+        return scaling.to_network(scaling.from_units(out.abs(), self.model, ones, "physical"), self.model, ones)
 
 
 def resampling_matrix(tau_from: list[float], tau_to: list[float]) -> torch.Tensor:

@@ -3,7 +3,8 @@
 ``kappa_{j+1} = kappa_j + g(kappa_j, grad_j, h_j)`` for J steps (eq. 4, 5); g is the RNNCell of
 Fig. 1a: 3x3 conv to 36 + tanh, GRU 36, two 3x3 convs 36 + tanh, GRU 36, 1x1 conv to Q, zero
 padding. The cell's input has 2Q channels (estimate and gradient), never N: any number of
-weighted images works.
+weighted images works. The authors' code differs in the activation, the gradient, the units and the
+update (``qmri.estimators.networks.form``): each is a switch of ``NetworkForm``.
 
 Choices: the GRUs are convolutional GRUs with 1 x 1 kernels (per-pixel memory); spatial context
 comes from the three 3 x 3 convolutions, whose receptive field grows by 6 pixels per step. The
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from qmri.estimators.networks import scaling, start
+from qmri.estimators.networks.form import OURS, NetworkForm
 from qmri.physics.likelihood import Gaussian, Likelihood
 from qmri.physics.signal import SignalModel
 
@@ -80,7 +82,8 @@ class ConvGRU(nn.Module):
 
 
 class RNNCell(nn.Module):
-    """The RIM's recurrent cell: ``(kappa, grad, h1, h2) -> (delta, h1, h2)``.
+    """The RIM's recurrent cell: ``(kappa, grad, h1, h2) -> (delta, h1, h2)``; ``activation`` after its 3 x 3
+    convolutions: "tanh" (the paper's text) or "relu" (the authors' code).
 
     ``pooled`` (our RIM, not the paper's) adds the image-wide mean of the first memory over the
     pixels of ``weights`` (a 1 x 1 convolution of it, broadcast to every pixel) to the input of the
@@ -88,13 +91,16 @@ class RNNCell(nn.Module):
     and its input has ``context`` channels more (``RIM.context``).
     """
 
-    def __init__(self, n_params: int, features: int = 36, pooled: bool = False, context: int = 0):
+    def __init__(self, n_params: int, features: int = 36, pooled: bool = False, context: int = 0,
+                 activation: str = "tanh"):
         super().__init__()
+        act = {"tanh": Tanh, "relu": nn.ReLU}[activation]
         self.conv_in = nn.Conv2d(2 * n_params + context, features, 3, padding=1)
+        self.act_in = act()
         self.gru1 = ConvGRU(features, features)
         self.pool = nn.Conv2d(features, features, 1) if pooled else None
-        self.conv_mid = nn.Sequential(nn.Conv2d(features, features, 3, padding=1), Tanh(),
-                                      nn.Conv2d(features, features, 3, padding=1), Tanh())
+        self.conv_mid = nn.Sequential(nn.Conv2d(features, features, 3, padding=1), act(),
+                                      nn.Conv2d(features, features, 3, padding=1), act())
         self.gru2 = ConvGRU(features, features)
         self.conv_out = nn.Conv2d(features, n_params, 1)
 
@@ -103,7 +109,7 @@ class RNNCell(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``weights`` (batch, 1, H, W) sum to one per item; only a pooled cell reads them and its ``context``."""
         inputs = [kappa, grad] if context is None else [kappa, grad, context]
-        x = tanh(self.conv_in(torch.cat(inputs, dim=1)))  # shape (batch, 36, H, W)
+        x = self.act_in(self.conv_in(torch.cat(inputs, dim=1)))  # shape (batch, 36, H, W)
         h1 = self.gru1(x, h1)
         middle = h1 if self.pool is None else h1 + self.pool((h1 * weights).sum(dim=(2, 3), keepdim=True))
         h2 = self.gru2(self.conv_mid(middle), h2)
@@ -111,18 +117,19 @@ class RNNCell(nn.Module):
 
 
 class RIM(nn.Module):
-    """Recurrent Inference Machine for one signal model; works in network units (``scaling``)."""
+    """Recurrent Inference Machine for one signal model, built as ``form`` says (``NetworkForm``: its activation,
+    gradient, units and update); its estimates are returned in network units (``scaling``) whatever its own."""
 
     #: our RIM's cell pools over the image and reads ``context`` channels (``RNNCell``); the paper's does neither
     pooled = False
     context_channels = 0
 
-    def __init__(self, model: SignalModel, steps: int = 6, features: int = 36):
+    def __init__(self, model: SignalModel, steps: int = 6, features: int = 36, form: NetworkForm = OURS):
         super().__init__()
         if steps < 1 or features < 1:
             raise ValueError(f"steps and features must be positive, got {steps}, {features}")
-        self.model, self.steps, self.features = model, steps, features
-        self.cell = RNNCell(model.n_params, features, self.pooled, self.context_channels)
+        self.model, self.steps, self.features, self.form = model, steps, features, form
+        self.cell = RNNCell(model.n_params, features, self.pooled, self.context_channels, form.activation)
         #: False zeroes the likelihood gradient the cell receives (the ablation of ``qmri bench quality``)
         self.use_gradient = True
         #: the paper's Gaussian likelihood on magnitudes; at sigma = 1 its gradient is ``J^T (f - S)``
@@ -131,26 +138,38 @@ class RIM(nn.Module):
         self.register_buffer("lower", bounds[:, 0].view(1, -1, 1, 1), persistent=False)
         self.register_buffer("upper", bounds[:, 1].view(1, -1, 1, 1), persistent=False)
 
-    def gradient(self, kappa_net: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
-        """Return the scaled likelihood gradient (see ``scaling``) at ``kappa_net``, ``(batch, Q, H, W)``.
+    def gradient(self, kappa_own: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
+        """Return the likelihood gradient the cell reads at ``kappa_own`` (in the form's ``units``), ``(batch, Q, H,
+        W)``: ``J^T (f - S) / N`` in network units (``scaling``), or the authors' ``2 J^T (f - S)`` with respect to A,
+        B and T in seconds (``form.gradient``).
 
         The estimate is first clamped to the physical box of the parameters' ``bounds``: an early, untrained
         update can leave it, and the signal model must stay finite.
         """
         ones = torch.ones_like(signal_net[:, :1, :1, :1])  # images are already divided by s
-        kappa = scaling.from_network(kappa_net, self.model, ones)
+        kappa = scaling.from_units(kappa_own, self.model, ones, self.form.units)
         kappa = torch.clamp(kappa, self.lower.to(kappa), self.upper.to(kappa))
-        grad = self.likelihood.gradient(kappa, signal_net, tau_ms, 1.0) / signal_net.shape[1]
-        return grad * scaling.physical_per_network(kappa, self.model)
+        grad = self.likelihood.gradient(kappa, signal_net, tau_ms, 1.0)  # J^T (f - S) at sigma = 1
+        if self.form.gradient == "physical":
+            return 2 * grad * scaling.physical_per_unit(kappa, self.model, "physical")
+        return grad / signal_net.shape[1] * scaling.physical_per_network(kappa, self.model)
 
     def start(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Return the initial estimate in network units: section 4.4.4's (A = MIP, B = 2, T1 = 1 s, T2 = 100 ms)."""
-        return scaling.to_network(self.model.initial_guess(signal_net), self.model,
-                                  torch.ones_like(signal_net[:, :1, :1, :1]))
+        """Return the initial estimate in the form's units: section 4.4.4's (A = MIP, B = 2, T1 = 1 s, T2 = 100 ms)."""
+        return scaling.to_units(self.model.initial_guess(signal_net), self.model,
+                                torch.ones_like(signal_net[:, :1, :1, :1]), self.form.units)
+
+    def in_network_units(self, kappa_own: torch.Tensor) -> torch.Tensor:
+        """Return an estimate in the form's units in network units (images already divided by s)."""
+        if self.form.units == "network":
+            return kappa_own
+        ones = torch.ones_like(kappa_own[:, :1, :1, :1])
+        return scaling.to_network(scaling.from_units(kappa_own, self.model, ones, "physical"), self.model, ones)
 
     def forward(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor | None = None
                 ) -> list[torch.Tensor]:
-        """Return the J estimates ``[kappa_1 ... kappa_J]`` in network units for normalised images.
+        """Return the J estimates ``[kappa_1 ... kappa_J]`` in network units for normalised images. In physical
+        units (``form.units``) the estimate is ``|kappa + delta|``, as the authors' code updates it.
 
         ``mask`` (batch, H, W) marks the object; the paper's RIM does not use it, ours pools over it
         (default: pixels whose maximum over the images exceeds ``OBJECT_LEVEL``). The estimates and the
@@ -182,7 +201,9 @@ class RIM(nn.Module):
                     grad = torch.zeros_like(grad)
             delta, h1, h2 = self.cell(kappa.to(cell_dtype), grad.to(cell_dtype), h1, h2, weights, context)
             kappa = kappa + delta.to(kappa.dtype)
-            estimates.append(kappa)
+            if self.form.units == "physical":
+                kappa = kappa.abs()
+            estimates.append(self.in_network_units(kappa))
         return estimates
 
 

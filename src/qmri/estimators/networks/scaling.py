@@ -13,6 +13,9 @@ noise level and number of images.
   network units, ``-(1/N) sum_n (S_n - f_n) df_n/dkappa * dkappa/dkappa_net``: sigma^2 / N times
   the gradient of the Gaussian NLL, the same direction without needing sigma (unknown at inference)
   and with a size that does not grow with the number of images N.
+
+The authors' code (``qmri.estimators.networks.form``, ``units="physical"``) divides the images by the
+series' maximum and works in A / s, B and T in seconds.
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ TIME_UNIT_MS = 1000.0
 B_CENTRE, B_SPREAD = 2.0, 0.12
 
 
-def intensity_scale(signal: torch.Tensor) -> torch.Tensor:
-    """Return the per-item scale ``s`` (batch, 1, 1, 1): 99th percentile of the MIP over pixels."""
+def intensity_scale(signal: torch.Tensor, normalisation: str = "percentile") -> torch.Tensor:
+    """Return the per-item scale ``s`` (batch, 1, 1, 1): the 99th percentile of the MIP over pixels ("percentile"),
+    or the series' maximum ("max", the authors')."""
     mip = torch.nan_to_num(signal, nan=0.0).amax(dim=1).flatten(1)  # shape (batch, pixels)
-    s = torch.quantile(mip.float(), 0.99, dim=1).clamp_min(1e-12).to(signal.dtype)
-    return s.view(-1, 1, 1, 1)
+    s = mip.amax(dim=1) if normalisation == "max" else torch.quantile(mip.float(), 0.99, dim=1)
+    return s.clamp_min(1e-12).to(signal.dtype).view(-1, 1, 1, 1)
 
 
 def _kind(model: SignalModel) -> list[str]:
@@ -64,4 +68,29 @@ def physical_per_network(kappa: torch.Tensor, model: SignalModel) -> torch.Tenso
     """Return ``d kappa / d kappa_net`` at physical ``kappa`` (s = 1): 1 for A, 0.12 for B, T for times."""
     return torch.cat([torch.ones_like(kappa[:, q:q + 1]) if kind == "amplitude" else
                       torch.full_like(kappa[:, q:q + 1], B_SPREAD) if kind == "efficiency" else kappa[:, q:q + 1]
+                      for q, kind in enumerate(_kind(model))], dim=1)
+
+
+def to_units(kappa: torch.Tensor, model: SignalModel, s: torch.Tensor, units: str = "network") -> torch.Tensor:
+    """Return kappa in ``units``: "network" (``to_network``) or "physical" (A / s, B, T in seconds)."""
+    if units == "network":
+        return to_network(kappa, model, s)
+    return torch.cat([kappa[:, q:q + 1] / s if kind == "amplitude" else kappa[:, q:q + 1] / TIME_UNIT_MS
+                      if kind == "time" else kappa[:, q:q + 1] for q, kind in enumerate(_kind(model))], dim=1)
+
+
+def from_units(x: torch.Tensor, model: SignalModel, s: torch.Tensor, units: str = "network") -> torch.Tensor:
+    """Return kappa in physical units (A in the image's units, times in ms) from ``units`` (``to_units``)."""
+    if units == "network":
+        return from_network(x, model, s)
+    return torch.cat([x[:, q:q + 1] * s if kind == "amplitude" else x[:, q:q + 1] * TIME_UNIT_MS
+                      if kind == "time" else x[:, q:q + 1] for q, kind in enumerate(_kind(model))], dim=1)
+
+
+def physical_per_unit(kappa: torch.Tensor, model: SignalModel, units: str = "network") -> torch.Tensor:
+    """Return ``d kappa / d x`` at physical ``kappa`` (s = 1) for ``x`` in ``units``: ``physical_per_network``, or
+    1 for A and B and 1000 ms per second for times."""
+    if units == "network":
+        return physical_per_network(kappa, model)
+    return torch.cat([torch.full_like(kappa[:, q:q + 1], TIME_UNIT_MS if kind == "time" else 1.0)
                       for q, kind in enumerate(_kind(model))], dim=1)

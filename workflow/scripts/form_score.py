@@ -1,0 +1,14 @@
+"""Score one arm of the implementation study (its networks), or the MLE beside them (``qmri.paper.forms.score``)."""
+
+from qmri.paper.brains import load_brain_model
+from qmri.paper.forms import score
+from qmri.paper.rulejob import rule_job
+from qmri.paper.study import Study, write_table
+
+with rule_job(snakemake) as log:
+    inp, arm = snakemake.input, snakemake.wildcards.arm
+    methods = {"mle": None} if arm == "mle" else {m: inp[m] for m in ("rim", "resnet") if m in inp.keys()}
+    table = score(Study(snakemake.params.study), methods, load_brain_model(inp.labels, inp.meta))
+    table.insert(0, "arm", arm)
+    log.info("%s:\n%s", arm, table.round(3).to_string(index=False))
+    write_table(table, snakemake.output[0])

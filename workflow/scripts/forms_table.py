@@ -1,0 +1,11 @@
+"""Gather the implementation study's scores into one table (results/forms/forms.csv)."""
+
+import pandas as pd
+
+from qmri.paper.rulejob import rule_job
+from qmri.paper.study import write_table
+
+with rule_job(snakemake) as log:
+    table = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
+    log.info("%d arms, %d rows", table["arm"].nunique(), len(table))
+    write_table(table, snakemake.output[0])
