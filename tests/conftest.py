@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,17 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke(workdir) -> Path:
-    """The smoke preset run to completion in ``workdir`` once per session; later tests reuse its outputs (the
-    cluster test compares its own run with them)."""
+    """The smoke preset run to completion in ``workdir`` once per session. Read-only: later tests read its
+    outputs (the cluster test compares its own run with them); a test that runs more rules takes ``smoke_copy``."""
     result = snakemake(workdir, "all_figures", "--cores", "2", "--configfile", "presets/smoke.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
+
+
+@pytest.fixture
+def smoke_copy(smoke, tmp_path) -> Path:
+    """A copy of the session's smoke run, results and Snakemake's records included, for a test that runs more
+    rules in it: the session's own run stays as the smoke test left it, whatever the order of the tests."""
+    copy = tmp_path / "smoke"
+    shutil.copytree(smoke, copy, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
+    return copy

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 import yaml
 
-from qmri.paper import tissues as T
-from qmri.paper.simulate import Truth
+from qmri.data.scans import Series
 from qmri.physics.signal import T2Decay
+from qmri.simulation import tissues as T
+from qmri.simulation.simulate import Truth
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("QMRI_SHARED", REPO.parent / "shared"))
@@ -27,6 +28,10 @@ WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "presets", "envs", "pr
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 IV_T1 = [float(t) for t in CONFIG["protocols"]["t1-31"]["tau_ms"]]
 T2_PREP = [float(t) for t in CONFIG["protocols"]["t2-6"]["tau_ms"]]
+#: the real NIST sessions' inversion times, with a phantom-like range of T1 (ms)
+TI_NIST = np.array([35.0, 75, 100, 125, 150, 250, 1000, 1500, 2000, 3000])
+#: the echo times of a clinical multi-echo T2 series (ms)
+ECHOES = np.array([10.0, 20, 40, 80, 120, 160, 240, 320])
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -74,8 +79,6 @@ def toy_trainset(rng, p=16, size=12):
     for c in (0, 2, 3):
         kappa[:, c][labels == 0] = 0
     return {"kappa": kappa, "sigma": rng.uniform(0.01, 0.1, p).astype(np.float32), "labels": labels}
-
-
 
 
 def write_scan(path, t2_ms: np.ndarray, sigma: float, rng, tau=T2_PREP) -> str:
@@ -140,3 +143,15 @@ def small_truth(model, rng, shape=(9, 11)) -> Truth:
     lo = np.array([0.6, 1.8, 700.0] if model.task == "t1" else [0.6, 60.0])
     kappa = lo[:, None, None] * (1 + 0.3 * rng.random((model.n_params, *shape)))
     return Truth(model, kappa, labels)
+
+
+def run_qmri(*args, cwd=None) -> subprocess.CompletedProcess:
+    """Run ``qmri *args`` with this interpreter, output captured."""
+    return subprocess.run([sys.executable, "-m", "qmri", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def as_series(images, tau, tr=None, signed=False):
+    """(1, N, H, W) images as a one-slice Series (H, W, 1, N)."""
+    data = images[0].numpy().transpose(1, 2, 0)[:, :, None, :]
+    return Series(np.ascontiguousarray(data), np.eye(4), np.asarray(tau, float), "test", tr, signed)

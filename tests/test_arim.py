@@ -13,8 +13,8 @@ from qmri.errors import QmriError
 from qmri.estimators.mle import crlb_sd
 from qmri.estimators.networks.checkpoint import build_network, load_model, predict, shipped_weights
 from qmri.estimators.networks.start import box_sum, profile_start
-from qmri.paper.anyprotocol import AnyProtocolSettings, draw_maps, draw_protocol, measurable
 from qmri.physics.signal import InversionRecovery, T2Decay, model_for_task
+from qmri.simulation.anyprotocol import AnyProtocolSettings, draw_maps, draw_protocol, measurable
 
 SETTINGS = AnyProtocolSettings()
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from qmri.paper import tissues as T
 from qmri.paper.audit import criteria as C
 from qmri.paper.audit import judges as J
 from qmri.paper.audit.evidence import Evidence, RunData
@@ -17,6 +16,7 @@ from qmri.paper.audit.judges import Verdict
 from qmri.paper.audit.register import CLAIMS, distinct_statements, judge, judge_all, judge_real_phantom
 from qmri.paper.phantom.analysis import sphere_table
 from qmri.paper.phantom.reference import nominal
+from qmri.simulation import tissues as T
 
 STRUCTURES = ("hypo-intense point (GM)", "hyper-intense point (WM)", "vertical line (WM)", "horizontal line (WM)")
 SNRS = (3, 10, 30)

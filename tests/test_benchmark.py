@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from helpers import IV_T1, REPO, toy_trainset
+from qmri.bench.quality import gradient_ablation, quality_benchmark
 from qmri.cli import main
 from qmri.estimators.networks.checkpoint import build_network
-from qmri.paper.anyprotocol import AnyProtocolSettings
-from qmri.paper.benchmark import gradient_ablation, quality_benchmark
-from qmri.paper.study import Study
-from qmri.paper.tissues import BRAIN_LABELS
-from qmri.paper.train import TrainSettings, train
 from qmri.physics.signal import InversionRecovery
+from qmri.pipeline.study import Study
+from qmri.simulation.anyprotocol import AnyProtocolSettings
+from qmri.simulation.tissues import BRAIN_LABELS
+from qmri.training import TrainSettings, train
 
 
 @pytest.mark.slow
@@ -34,7 +34,7 @@ def test_quality_benchmark_scores_each_method_on_the_same_subjects(tmp_path, rng
                               protocol="t1-23")
     assert "23 TIs (t1-23)" in capsys.readouterr().out
     rows = table.set_index("method")
-    truth = study.test_truth(study.mni152_brain(), "t1", 7)
+    truth = study.held_out_truth(study.mni152_brain(), "t1", 7)
     t1 = truth.kappa[2][np.isin(truth.labels, BRAIN_LABELS)]
     assert abs(rows.loc["rim", "abs_rb"] - np.median(np.abs(1000.0 / t1 - 1)) * 100) < 1e-3
     assert rows.loc["rim", "cv"] < 1e-6  # the same map whatever the noise
@@ -58,7 +58,7 @@ def test_quality_benchmark_without_weights_or_subjects_is_a_one_line_error(capsy
 def test_protocols_benchmark_prints_each_target_next_to_its_baseline(capsys):
     import re
 
-    from qmri.paper.benchmark import protocols_benchmark
+    from qmri.bench.protocols import protocols_benchmark
 
     protocols_benchmark(Study.load(REPO / "config.yaml"), repeats=2, rician_repeats=2)
     out = capsys.readouterr().out
@@ -76,7 +76,7 @@ def test_protocols_benchmark_prints_each_target_next_to_its_baseline(capsys):
 def test_the_arithmetic_bound_counts_a_convolution_and_measures_a_rate():
     import torch
 
-    from qmri.paper.benchmark import counted_flops, matmul_peak
+    from qmri.bench.flops import counted_flops, matmul_peak
 
     conv = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
     image = torch.rand(1, 3, 8, 8)

@@ -4,10 +4,10 @@ import torch
 from scipy import ndimage
 
 from qmri.estimators.methods import mle_estimator
-from qmri.paper import tissues as T
 from qmri.paper.blurriness import LINE_PX, RING_PX, SEPARATION_PX, STRUCTURES, blurriness, place_structures, regions
-from qmri.paper.simulate import Truth
 from qmri.physics.signal import InversionRecovery
+from qmri.simulation import tissues as T
+from qmri.simulation.simulate import Truth
 
 TAU = [100.0, 200.0, 350.0, 500.0, 700.0, 900.0, 1200.0, 1600.0]
 

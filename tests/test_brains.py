@@ -9,8 +9,8 @@ import pytest
 from scipy import ndimage
 
 from qmri.errors import QmriError
-from qmri.paper import tissues as T
-from qmri.paper.brains import (
+from qmri.simulation import tissues as T
+from qmri.simulation.brains import (
     HEAD_SHELL_MM,
     BrainModel,
     brainweb_labels,

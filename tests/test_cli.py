@@ -1,21 +1,14 @@
 """The qmri command line on files the tests make, and on the real phantom DICOMs in shared/."""
 
 import json
-import subprocess
-import sys
 
 import nibabel as nib
 import numpy as np
 import pytest
 import torch
 
-from helpers import IV_T1, T2_PREP
+from helpers import IV_T1, T2_PREP, run_qmri
 from qmri.physics.signal import InversionRecovery, T2Decay
-
-
-def run_qmri(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "qmri", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
 
 
 def synthetic_t1(rng, shape=(16, 14, 2), scale=1000.0, sigma=0.01):

@@ -7,22 +7,22 @@ import torch
 from helpers import REPO, small_truth
 from qmri.errors import QmriError
 from qmri.estimators.methods import mle_estimator
-from qmri.paper import fits, montecarlo
+from qmri.paper import montecarlo
 from qmri.paper.acquisitions import fit, load_fit, save_fit
-from qmri.paper.plan import (
+from qmri.paper.naming import is_method, replicate_of
+from qmri.physics.signal import T2Decay
+from qmri.pipeline import fits
+from qmri.pipeline.plan import (
     check_references,
     estimator_name,
-    is_method,
     methods,
     our_weights,
     replicate_methods,
-    replicate_of,
     split_estimator,
     training_plan,
     training_seed,
 )
-from qmri.paper.study import Study
-from qmri.physics.signal import T2Decay
+from qmri.pipeline.study import Study
 
 TAU = [10.0, 20.0, 40.0, 80.0, 160.0, 320.0]
 
@@ -129,7 +129,7 @@ def test_a_training_start_must_be_another_protocol_of_the_task_trained_from_scra
 
 def test_the_implementation_study_has_an_arm_per_difference_and_the_authors_variant():
     from qmri.estimators.networks.form import OPTIONS
-    from qmri.paper.plan import form_arms, form_networks, form_settings
+    from qmri.pipeline.plan import form_arms, form_networks, form_settings
 
     study = Study.load(REPO / "config.yaml")
     arms = form_arms()

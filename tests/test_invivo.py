@@ -41,11 +41,11 @@ def test_real_scans_refuse_other_times_and_mismatched_scans(tmp_path, rng):
 def test_simulated_volunteers_have_peoples_tissue_contrast_unless_drawn():
     """'means': every volunteer's GM and WM at Table 1's means with the voxel-wise spread; 'drawn': a draw per
     person, which for some seeds puts GM T1 below WM T1."""
-    from qmri.paper import tissues as T
-    from qmri.paper.brains import BrainModel
     from qmri.paper.invivo import volunteers
-    from qmri.paper.simulate import TrainsetSettings
     from qmri.physics.signal import model_for_task
+    from qmri.simulation import tissues as T
+    from qmri.simulation.brains import BrainModel
+    from qmri.simulation.simulate import TrainsetSettings
 
     labels = np.full((24, 24, 5), T.WM, np.uint8)
     labels[:12] = T.GM

@@ -5,13 +5,13 @@ import pytest
 import torch
 from scipy import ndimage
 
+from helpers import IV_T1, T2_PREP
 from qmri.errors import QmriError
 from qmri.estimators import mle
 from qmri.physics.signal import InversionRecovery, T2Decay
 
-TAU_T1 = torch.tensor([139, 166, 193, 219, 246, 272, 299, 325, 352, 379, 405, 432, 458, 485, 511, 538, 565, 591,
-                       618, 644, 671, 697, 724, 751, 777, 804, 838, 857, 883, 915, 937], dtype=torch.float64)
-TAU_T2 = torch.tensor([10, 20, 40, 80, 160, 320], dtype=torch.float64)
+TAU_T1 = torch.tensor(IV_T1, dtype=torch.float64)
+TAU_T2 = torch.tensor(T2_PREP, dtype=torch.float64)
 
 
 def smooth_t1_phantom(generator, h=37, w=31, batch=1):
@@ -51,7 +51,7 @@ def test_graph_laplacian_matches_a_dense_reference(generator):
     assert torch.allclose(grad, 3.0 * graph.laplacian(x))
     diag = torch.rand(m, generator=generator, dtype=torch.float64) + 0.1
     rhs = torch.randn(m, generator=generator, dtype=torch.float64)
-    solved = mle._conjugate_gradient(diag, 3.0, rhs, graph, max_iter=500, tol=1e-12)
+    solved = mle.prior.conjugate_gradient(diag, 3.0, rhs, graph, max_iter=500, tol=1e-12)
     assert np.allclose(solved.numpy(), np.linalg.solve(np.diag(diag.numpy()) + 3.0 * dense, rhs.numpy()))
 
 
@@ -152,7 +152,7 @@ def test_regularised_fit_beats_voxelwise_fit_plus_smoothing(generator):
     graph = mle.VoxelGraph(valid)
     data = signal.permute(0, 2, 3, 1).reshape(-1, len(TAU_T1))
     scale = data.amax(dim=1).quantile(0.99).item()
-    problem = mle._Problem(model, data / scale, TAU_T1, sigma / scale, graph, 500.0)
+    problem = mle.solver._Problem(model, data / scale, TAU_T1, sigma / scale, graph, 500.0)
 
     def objective(kappa_maps):
         flat = kappa_maps.permute(0, 2, 3, 1).reshape(-1, 3).clone()

@@ -13,8 +13,8 @@ from qmri.estimators.networks import scaling
 from qmri.estimators.networks.checkpoint import load_model, predict
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet, resampled_stem, resampling_matrix
 from qmri.estimators.networks.rim import RIM, ConvGRU, tanh
-from qmri.paper.train import TrainSettings, train
 from qmri.physics.signal import InversionRecovery, T2Decay
+from qmri.training import TrainSettings, train
 
 TAU = [139.0, 300.0, 520.0, 700.0, 937.0]
 
@@ -142,14 +142,14 @@ def test_resnet_with_another_n_is_a_clear_error(rng, tmp_path):
 
 
 def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monkeypatch):
-    import qmri.paper.train as training
+    from qmri.training.batches import Batches
 
     trainset = toy_trainset(rng)
     settings = TrainSettings(iterations=6, batch_size=3, rim_steps=2, rim_features=8, checkpoint_every=3,
                              precision="float32")
     straight = train("rim", "p", "t1", TAU, trainset, settings, 1, tmp_path / "a.pt", tmp_path / "a.csv",
                      progress=False)
-    original, calls = training._Batches.next, {"n": 0}
+    original, calls = Batches.next, {"n": 0}
 
     def dying_next(self):  # the job is killed while drawing the 5th mini-batch
         calls["n"] += 1
@@ -157,11 +157,11 @@ def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monk
             raise KeyboardInterrupt
         return original(self)
 
-    monkeypatch.setattr(training._Batches, "next", dying_next)
+    monkeypatch.setattr(Batches, "next", dying_next)
     with pytest.raises(KeyboardInterrupt):
         train("rim", "p", "t1", TAU, trainset, settings, 1, tmp_path / "b.pt", tmp_path / "b.csv", progress=False)
     assert (tmp_path / "b.pt.resume").exists() and not (tmp_path / "b.pt").exists()
-    monkeypatch.setattr(training._Batches, "next", original)
+    monkeypatch.setattr(Batches, "next", original)
     resumed = train("rim", "p", "t1", TAU, trainset, settings, 1, tmp_path / "b.pt", tmp_path / "b.csv",
                     progress=False)
     for key, value in straight["state_dict"].items():
@@ -171,7 +171,7 @@ def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monk
 
 
 def test_compiles_rim_only_where_it_was_measured_to_pay():
-    from qmri.paper.train import COMPILE_MIN_ITERATIONS, compiles_rim
+    from qmri.training import COMPILE_MIN_ITERATIONS, compiles_rim
 
     cpu, rim, resnet = torch.device("cpu"), RIM(InversionRecovery(), steps=1, features=4), ResNet(5, 3)
     long, short = TrainSettings(iterations=COMPILE_MIN_ITERATIONS), TrainSettings(iterations=COMPILE_MIN_ITERATIONS - 1)
@@ -209,7 +209,7 @@ def test_compiled_rim_trains_as_the_eager_one(rng, tmp_path):
 def test_auto_compile_trains_eager_where_compiling_fails(rng, tmp_path, monkeypatch, caplog):
     """No C++ compiler (or any failure of inductor): "auto" logs one warning and trains the very same model
     eager, first batch included; ``compile: true`` lets the error through."""
-    import qmri.paper.train as training
+    import qmri.training.compile as compile_policy
 
     def failing_compile(function):
         def call(*args, **kwargs):
@@ -220,7 +220,7 @@ def test_auto_compile_trains_eager_where_compiling_fails(rng, tmp_path, monkeypa
     settings = {"iterations": 4, "batch_size": 2, "rim_steps": 2, "rim_features": 4, "precision": "float32"}
     eager = train("rim", "p", "t1", TAU, trainset, TrainSettings(**settings, compile=False), 2, tmp_path / "e.pt",
                   tmp_path / "e.csv", progress=False)
-    monkeypatch.setattr(training, "COMPILE_MIN_ITERATIONS", 4)
+    monkeypatch.setattr(compile_policy, "COMPILE_MIN_ITERATIONS", 4)
     monkeypatch.setattr(torch, "compile", failing_compile)
     with caplog.at_level("WARNING", logger="qmri.train"):
         auto = train("rim", "p", "t1", TAU, trainset, TrainSettings(**settings), 2, tmp_path / "a.pt",
@@ -238,7 +238,7 @@ def test_auto_compile_trains_eager_where_compiling_fails(rng, tmp_path, monkeypa
 def test_inductor_cache_is_a_folder_per_cpu_capability(tmp_path, monkeypatch):
     """Kernels compiled with torch capped to AVX2 crashed a later uncapped run that found them in the same cache:
     each capability gets its own folder, appended once to the user's (or inductor's default) folder."""
-    from qmri.paper.train import inductor_cache_per_capability
+    from qmri.training import inductor_cache_per_capability
 
     capability = torch.backends.cpu.get_cpu_capability()
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))

@@ -13,9 +13,9 @@ from qmri.estimators.networks.checkpoint import build_network, load_model, predi
 from qmri.estimators.networks.form import OPTIONS, OURS, VARIANTS, NetworkForm, network_form
 from qmri.estimators.networks.resnet import ResNet
 from qmri.estimators.networks.rim import RIM
-from qmri.paper.simulate import ADDITIVE_VOXEL_SD, TrainsetSettings, draw_parameters
-from qmri.paper.train import TrainSettings, masked_mse, physical_mse, train
 from qmri.physics.signal import InversionRecovery, T2Decay
+from qmri.simulation.simulate import ADDITIVE_VOXEL_SD, TrainsetSettings, draw_parameters
+from qmri.training import TrainSettings, masked_mse, physical_mse, train
 
 TAU = [139.0, 300.0, 520.0, 700.0, 937.0]
 

@@ -55,7 +55,7 @@ def test_mle_on_the_digital_phantom_is_unbiased_where_the_times_are_in_range():
            827, 860, 893]
     snr = 200
     scans = digital_scans("t1", tau, snr=snr, scans=3, seed=1, size=128, pixel_mm=1.6)
-    table, arrays = analysis.test_retest(scans, {"mle": mle_estimator("t1", tau, lambda_b=500, device="cpu")}, "t1", tau)
+    table, arrays = analysis.repeatability(scans, {"mle": mle_estimator("t1", tau, lambda_b=500, device="cpu")}, "t1", tau)
     averages = restricted_averages(table)
     # in-range spheres (172-893 ms: T1-4 to T1-8) at SNR 200: per-voxel T1 CRLB is a few %, so the
     # mean |RB| over C = 3 scans and the CV stay at that level; a wrong sphere would be off by >= 40 %
@@ -72,7 +72,7 @@ def test_real_sessions_find_and_identify_every_sphere(shared):
         # the phantom was set up again between sessions: the spheres moved by several pixels
         assert np.abs(scans.centres[0] - scans.centres[1]).max() > 3
         if task == "t1":
-            table, _ = analysis.test_retest(scans, {"mle": mle_estimator(task, tau, lambda_b, "cpu")}, task, tau)
+            table, _ = analysis.repeatability(scans, {"mle": mle_estimator(task, tau, lambda_b, "cpu")}, task, tau)
             medians = table[(table["metric"] == "rb") & table["in_range"]]["median"]
             # neighbouring spheres differ by a factor >= 1.4: a mislabelled sphere would be 30 % off or more
             assert medians.abs().max() < 15

@@ -11,9 +11,9 @@ import torch
 import yaml
 from snakemake.utils import update_config
 
-from helpers import phantom_t2, snakemake, workflow_copy, write_scan
+from helpers import IV_T1, phantom_t2, snakemake, workflow_copy, write_scan
 from qmri.data.io import load_arrays, load_nifti
-from qmri.paper.plan import training_plan
+from qmri.pipeline.plan import training_plan
 
 
 def test_lint_is_clean(workdir):
@@ -91,8 +91,7 @@ def test_trained_smoke_model_maps_a_scan_through_the_cli(smoke, tmp_path):
     import nibabel as nib
 
     weights = smoke / "results/models/rim/t1-31.pt"
-    tau = [139, 166, 193, 219, 246, 272, 299, 325, 352, 379, 405, 432, 458, 485, 511, 538, 565, 591, 618, 644,
-           671, 697, 724, 751, 777, 804, 838, 857, 883, 915, 937]
+    tau = IV_T1
     data = np.random.default_rng(0).uniform(100, 1000, (20, 18, 2, len(tau))).astype(np.float32)
     nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "scan.nii.gz")
     seconds = [t / 1000 for t in tau]
@@ -111,9 +110,9 @@ def test_trained_smoke_model_maps_a_scan_through_the_cli(smoke, tmp_path):
 
 
 @pytest.mark.slow
-def test_real_phantom_preset_maps_the_shared_sessions(smoke, shared, tmp_path):
+def test_real_phantom_preset_maps_the_shared_sessions(smoke_copy, shared, tmp_path):
     """presets/real-phantom.yaml on the two real NIST sessions, with the smoke budget (its trained models)."""
-    workdir = smoke
+    workdir = smoke_copy
     preset = yaml.safe_load((workdir / "presets/real-phantom.yaml").read_text())
     for spec in preset["phantom"]["datasets"].values():
         spec["sessions"] = [str(shared / p.removeprefix("../shared/")) for p in spec["sessions"]]
@@ -135,9 +134,9 @@ def test_real_phantom_preset_maps_the_shared_sessions(smoke, shared, tmp_path):
 
 
 @pytest.mark.slow
-def test_real_volunteer_scans_listed_in_config_are_mapped(smoke, tmp_path):
+def test_real_volunteer_scans_listed_in_config_are_mapped(smoke_copy, tmp_path):
     """invivo.real: two repeated NIfTI scans of one "volunteer" through the smoke T2 models."""
-    workdir = smoke
+    workdir = smoke_copy
 
     rng = np.random.default_rng(7)
     scans = [write_scan(tmp_path / f"scan-{c}.nii.gz", phantom_t2(), 2.0, rng) for c in (1, 2)]

@@ -155,13 +155,13 @@ def test_our_method_has_its_own_section():
 
 def test_the_fidelity_table_names_every_difference_and_its_measured_effect():
     from qmri.estimators.networks.form import OPTIONS
-    from qmri.paper import forms
-    from qmri.paper.plan import form_arms
+    from qmri.paper import fidelity
+    from qmri.pipeline.plan import form_arms
 
-    assert {d.arm for d in forms.FIDELITY} == set(form_arms()) - {"ours", "authors"} == set(OPTIONS) | {
+    assert {d.arm for d in fidelity.FIDELITY} == set(form_arms()) - {"ours", "authors"} == set(OPTIONS) | {
         "voxel_noise", "float32"}
-    unmeasured = forms.fidelity_table()
-    assert len(unmeasured) == len(forms.FIDELITY)
+    unmeasured = fidelity.fidelity_table()
+    assert len(unmeasured) == len(fidelity.FIDELITY)
     assert set(unmeasured["measured effect (arm against ours)"]) == {"not measured in this run"}
     assert "tanh (section 4.4.4)" in unmeasured["the paper's words"].tolist()
     row = {"mean_abs_rb_pct": 10.0, "mean_cv_pct": 3.0, "b_slope": 0.1, "slice_rb_snr100_pct": 66.7}
@@ -169,9 +169,9 @@ def test_the_fidelity_table_names_every_difference_and_its_measured_effect():
                            {"arm": "batchnorm", "method": "resnet", **row, "mean_abs_rb_pct": 4.0,
                             "slice_rb_snr100_pct": 16.7, "b_slope": 0.6},
                            {"arm": "mle", "method": "mle", **row}])
-    table = forms.fidelity_table(scores).set_index("item")
+    table = fidelity.fidelity_table(scores).set_index("item")
     assert table.loc["ResNet BatchNorm at inference", "measured effect (arm against ours)"] == (
         "ResNet: |RB| 10.0 -> 4.0 %, slice RB SNR 100 +66.7 -> +16.7 %, B slope 0.10 -> 0.60")
     assert table.loc["RIM cell activation", "measured effect (arm against ours)"] == "not measured in this run"
-    shown = forms.study_table(scores)
+    shown = fidelity.study_table(scores)
     assert shown.loc[("batchnorm", "resnet"), "mean |RB| (%)"] == 4.0 and "HP_T1 |RB| (%)" not in shown

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from qmri.paper import tissues as T
 from qmri.paper.sharpness import boundary_lines, fit_sigmoid, paired_tests, sigmoid, slopes
+from qmri.simulation import tissues as T
 
 
 def disc_labels(size: int = 128, wm_radius: float = 30, gm_radius: float = 40) -> np.ndarray:

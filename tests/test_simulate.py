@@ -2,9 +2,10 @@ import numpy as np
 import torch
 from scipy import stats
 
-from qmri.paper import tissues as T
-from qmri.paper.brains import BrainModel
-from qmri.paper.simulate import (
+from qmri.physics.signal import InversionRecovery
+from qmri.simulation import tissues as T
+from qmri.simulation.brains import BrainModel
+from qmri.simulation.simulate import (
     TrainsetSettings,
     draw_parameters,
     draw_patch_centres,
@@ -13,7 +14,6 @@ from qmri.paper.simulate import (
     synthesise,
     task_kappa,
 )
-from qmri.physics.signal import InversionRecovery
 
 
 def toy_model() -> BrainModel:

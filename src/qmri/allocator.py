@@ -5,11 +5,7 @@ block freed so far) and unmaps them when freed, and it trims its heap's free top
 A training step allocates and frees a few hundred tensors of 0.1-20 MB, so their pages are faulted in and
 zeroed by the kernel again, step after step. ``keep_freed_memory`` serves blocks up to glibc's
 largest threshold (32 MB) from its heap and trims that heap only above 1 GB.
-
-Measured (Intel Xeon family 6 model 207, 2 vCPUs, avx512f without avx512_bf16, torch 2.13.0 CPU, float32,
-2026-11-29; alternating processes, ``studies/allocator/alternate.py``, torch capped to AVX2): the RIM's
-compiled training step (24 x 40 x 40, J = 6) 0.677 -> 0.641 s with 2 threads and 1.282 -> 1.212 s with one
-(the pipeline's jobs), the default ResNet's step 2.52 -> 2.46 s with one; the 256 x 256 inference unchanged.
+It shortens a training step by a few percent (docs: performance).
 """
 
 from __future__ import annotations

@@ -110,20 +110,20 @@ def _fit(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     try:
-        from qmri.paper import benchmark
-        from qmri.paper.study import Study, write_table
+        from qmri.bench import mle, nets, protocols, quality
+        from qmri.pipeline.study import Study, write_table
     except ModuleNotFoundError as err:
         raise QmriError(f"qmri bench needs the pipeline's packages ({err.name} is missing): "
                         "pip install 'qmri-rim[workflow]'") from None
 
     study = Study.load(args.config)
     if args.what == "mle":
-        benchmark.mle_benchmark(study, snr=args.snr or 30.0, reference_voxels=args.reference_voxels,
+        mle.mle_benchmark(study, snr=args.snr or 30.0, reference_voxels=args.reference_voxels,
                                 repeats=args.repeats or 5, seed=args.seed or 0)
     elif args.what == "nets":
-        benchmark.nets_benchmark(study, repeats=args.repeats or 5, seed=args.seed or 0)
+        nets.nets_benchmark(study, repeats=args.repeats or 5, seed=args.seed or 0)
     elif args.what == "protocols":
-        benchmark.protocols_benchmark(study, repeats=args.repeats or 4, seed=args.seed or 0)
+        protocols.protocols_benchmark(study, repeats=args.repeats or 4, seed=args.seed or 0)
     else:
         weights = {m: None if p == PACKAGED else str(p)
                    for m, p in (("rim", args.rim), ("resnet", args.resnet), ("arim", args.arim)) if p is not None}
@@ -131,8 +131,8 @@ def _bench(args: argparse.Namespace) -> None:
             raise QmriError("bench quality needs --rim, --resnet and/or --arim checkpoints")
         if args.subjects < 1 or (args.repeats is not None and args.repeats < 2):
             raise QmriError("bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)")
-        table = benchmark.quality_benchmark(study, weights, subjects=args.subjects, snr=args.snr or 10.0,
-                                            repeats=args.repeats or 10, seed=args.seed, protocol=args.protocol)
+        table = quality.quality_benchmark(study, weights, subjects=args.subjects, snr=args.snr or 10.0,
+                                          repeats=args.repeats or 10, seed=args.seed, protocol=args.protocol)
         if args.csv is not None:
             write_table(table, args.csv)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 def logging_to(path: str | os.PathLike) -> Iterator[logging.Logger]:
     """Send logging records, warnings and stderr (tqdm bars, tracebacks) to ``path`` while inside.
 
-    Every Snakemake script enters it through ``qmri.paper.rulejob.rule_job``, so each job has its own log file.
+    Every Snakemake script enters it through ``qmri.pipeline.rulejob.rule_job``, so each job has its own log file.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", buffering=1) as stream:

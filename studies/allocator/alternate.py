@@ -28,8 +28,8 @@ def measure(threads: int, keep: bool) -> str:
         raise SystemExit("glibc's malloc could not be set here")
     torch.set_num_threads(threads)
     from qmri.estimators.networks.checkpoint import build_network, estimates
-    from qmri.paper.train import compile_rim, masked_mse
     from qmri.physics.signal import model_for_task
+    from qmri.training import compile_rim, masked_mse
 
     model, n = model_for_task("t1"), 31
     generator = torch.Generator().manual_seed(0)

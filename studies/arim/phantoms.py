@@ -19,9 +19,9 @@ import yaml
 from snakemake.utils import update_config
 
 from qmri.paper.acquisitions import fit_all
-from qmri.paper.fits import dataset_protocol, estimator, phantom_scans
-from qmri.paper.phantom.analysis import restricted_averages, test_retest_table
-from qmri.paper.study import Study
+from qmri.paper.phantom.analysis import repeatability_table, restricted_averages
+from qmri.pipeline.fits import dataset_protocol, estimator, phantom_scans
+from qmri.pipeline.study import Study
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
                 estimators |= {f"rim {Path(p).stem}": estimator(study, "phantom", dataset, "rim-any", p)
                                for p in args.rim_t1}
             maps = fit_all(scans.acquisitions(dataset), estimators)
-            table, _ = test_retest_table(scans, maps, protocol.task, protocol.tau_ms)
+            table, _ = repeatability_table(scans, maps, protocol.task, protocol.tau_ms)
             averages = restricted_averages(table)
             for method, row in averages.iterrows():
                 rows.append({"dataset": dataset, "method": method, "mean_abs_rb_pct": row["rb"], "mean_cv_pct": row["cv"]})

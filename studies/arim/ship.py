@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from qmri.estimators.networks import packaged_weights
-from qmri.paper.train import export_resume
+from qmri.training import export_resume
 
 
 def quality_summary(path: Path) -> dict:

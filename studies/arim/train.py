@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from qmri.paper.train import TrainSettings, load_trainsets, train
+from qmri.training import TrainSettings, load_trainsets, train
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 task, iterations = sys.argv[1], int(sys.argv[2])

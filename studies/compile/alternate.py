@@ -1,5 +1,5 @@
 """The RIM's training step eager, with its cell compiled, and with its cell and likelihood gradient compiled
-(``qmri.paper.train.compile_rim``), alternating in one process so that all see the same host load:
+(``qmri.training.compile_rim``), alternating in one process so that all see the same host load:
 ``python studies/compile/alternate.py THREADS [t1|t2]``.
 
 Prints the medians of 10 alternating steps (batch 24 of 40 x 40, J = 6; 31 TIs or 6 TEs), after two warm-up
@@ -12,8 +12,8 @@ import time
 import torch
 
 from qmri.estimators.networks.checkpoint import build_network, estimates
-from qmri.paper.train import compile_rim, inductor_cache_per_capability, masked_mse
 from qmri.physics.signal import model_for_task
+from qmri.training import compile_rim, inductor_cache_per_capability, masked_mse
 
 VARIANTS = ("eager", "cell", "cell+gradient")
 

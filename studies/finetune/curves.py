@@ -2,7 +2,7 @@
 
 Fine-tunes the config's RIM and ResNet for ``--protocol`` from given 31-TI checkpoints (the pipeline's
 settings, seed and patches; only the iterations vary), to each budget of ``--iterations`` (0: the start model
-as it is), and scores every model with ``qmri.paper.benchmark.t1_quality`` on the same unseen subjects and
+as it is), and scores every model with ``qmri.bench.quality.t1_quality`` on the same unseen subjects and
 noise (the MLE as reference). Models trained to a smaller budget are the prefix of the longer run (the same
 batches in the same order). ``--reference LABEL=METHOD:PATH`` adds other checkpoints (e.g. an earlier run's
 fine-tuned models) to the same table.
@@ -17,10 +17,10 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from qmri.bench.quality import t1_quality
 from qmri.estimators.methods import mle_estimator, network_estimator
-from qmri.paper.benchmark import t1_quality
-from qmri.paper.study import Study
-from qmri.paper.train import load_trainsets, train
+from qmri.pipeline.study import Study
+from qmri.training import load_trainsets, train
 
 
 def main() -> None:

@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 
 from qmri.paper.acquisitions import fit
-from qmri.paper.brains import load_brain_model
-from qmri.paper.fits import acquisitions, estimator
-from qmri.paper.plan import split_estimator
-from qmri.paper.study import Study
+from qmri.pipeline.fits import acquisitions, estimator
+from qmri.pipeline.plan import split_estimator
+from qmri.pipeline.study import Study
+from qmri.simulation.brains import load_brain_model
 
 run = Path(sys.argv[1])
 names = sys.argv[2:] or ["mle", "rim-t1-31", "resnet-t1-31"]

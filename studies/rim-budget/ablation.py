@@ -8,15 +8,15 @@ import sys
 
 import torch
 
+from qmri.bench.quality import gradient_ablation
 from qmri.estimators.networks.checkpoint import load_model
 from qmri.paper.acquisitions import noisy_batches
-from qmri.paper.benchmark import gradient_ablation
-from qmri.paper.simulate import sigma_for_snr
-from qmri.paper.study import Study
+from qmri.pipeline.study import Study
+from qmri.simulation.simulate import sigma_for_snr
 
 study = Study.load("config.yaml")
 protocol = study.montecarlo_protocol("t1")
-truth = study.test_truth(study.mni152_brain(), "t1", study.seed)
+truth = study.held_out_truth(study.mni152_brain(), "t1", study.seed)
 scan = next(iter(noisy_batches(truth, protocol.tau_ms, float(sigma_for_snr(10.0)), 1,
                                torch.Generator().manual_seed(study.seed))))
 for path in sys.argv[1:]:

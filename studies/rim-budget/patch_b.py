@@ -9,10 +9,10 @@ import numpy as np
 import torch
 import yaml
 
-from qmri.brains import load_brain_model
-from qmri.estimators import estimators_for
-from qmri.signal import InversionRecovery
-from qmri.simulate import settings_from_config, sigma_for_snr, simulate_trainset, synthesise, task_kappa
+from qmri.estimators.methods import estimators_for
+from qmri.physics.signal import InversionRecovery
+from qmri.simulation.brains import load_brain_model
+from qmri.simulation.simulate import settings_from_config, sigma_for_snr, simulate_trainset, synthesise, task_kappa
 
 PATCHES, PATCH_SEED, SNR = 60, 7, 100  # the training set's seed is config.yaml's, not 7
 

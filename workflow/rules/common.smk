@@ -6,26 +6,8 @@ from snakemake.exceptions import WorkflowError
 
 from qmri.data.scans import sidecar_path
 from qmri.errors import QmriError
-from qmri.paper.plan import (
-    EXPERIMENTS,
-    NETWORKS,
-    OUR_METHODS,
-    SEED_MARK,
-    SIMULATED,
-    check_references,
-    dataset_protocol_name,
-    estimator_name,
-    form_arms,
-    form_networks,
-    form_settings,
-    methods,
-    our_weights,
-    replicate_methods,
-    replicate_of,
-    split_estimator,
-    training_plan,
-    training_seed,
-)
+from qmri.pipeline.plan import EXPERIMENTS, SIMULATED, check_references, dataset_protocol_name, estimator_name, form_arms, form_networks, form_settings, methods, our_weights, replicate_methods, split_estimator, training_plan, training_seed
+from qmri.paper.naming import NETWORKS, OUR_METHODS, SEED_MARK, replicate_of
 
 try:
     check_references(config)
@@ -50,17 +32,15 @@ def all_cores():
 def job_threads():
     """Threads of a training or fit job: one on a local run with fewer than four cores, else two.
 
-    Two one-thread trainings side by side took 15-20 % less time per step than one two-thread training
-    after the other (AMD EPYC Zen 4 with torch capped to AVX2, 2 cores: RIM 0.63-0.71 s against
-    0.80-0.85 s, half-width ResNet 1.26 s against 1.65 s) and 7-10 % less with bfloat16 (RIM 0.44 s
-    against 0.47 s, ResNet 0.61 s against 0.68 s): a second thread on batches of 24 patches of 40 x 40
-    waits more than it works. Where cores are plenty, two threads shorten the longest chain of jobs.
+    Two one-thread trainings side by side take less time per step than one two-thread training after the other
+    (docs: performance): a second thread on batches of 24 patches of 40 x 40 waits more than it works. Where
+    cores are plenty, two threads shorten the longest chain of jobs.
     """
     return 1 if workflow.local_exec and all_cores() < 4 else 2
 
 
 def brain_specs():
-    """Map brain model name -> the keyword arguments of qmri.paper.brains.build_brain_model."""
+    """Map brain model name -> the keyword arguments of qmri.simulation.brains.build_brain_model."""
     source = config["brains"]["source"]
     if source == "mni152":
         return {"mni152": {"source": "mni152", **config["brains"]["mni152"]}}
@@ -136,7 +116,7 @@ T1_DATASETS = [d for d, spec in INVIVO.items() if PROTOCOLS[spec["protocol"]]["t
 
 #: the protocol of the timing table: the paper timed IV_T1 (31 inversion times)
 TIMING_PROTOCOL = config["montecarlo"]["protocols"]["t1"]
-#: the implementation study's arms (``qmri.paper.plan.form_arms``) and the protocol its networks learn
+#: the implementation study's arms (``qmri.pipeline.plan.form_arms``) and the protocol its networks learn
 FORM_ARMS = form_arms()
 FORM_PROTOCOL = config["montecarlo"]["protocols"]["t1"]
 
@@ -156,7 +136,7 @@ SCIENCE = ("seed", "protocols", "mle", "simulation", "trainset")
 
 
 def study(*sections):
-    """The config a job's science reads (``qmri.paper.study.Study(params.study)``): the common sections and the
+    """The config a job's science reads (``qmri.pipeline.study.Study(params.study)``): the common sections and the
     experiment's own; passed as a param, so a change to any of them reruns the job and nothing else does."""
     return {key: config[key] for key in SCIENCE + sections if key in config}
 

@@ -1,4 +1,4 @@
-# Beyond the paper: which implementation choices of the paper-form networks matter (qmri.paper.forms). Each arm
+# Beyond the paper: which implementation choices of the paper-form networks matter (qmri.bench.forms, qmri.paper.fidelity). Each arm
 # trains the T1 Monte Carlo protocol's RIM and ResNet with one difference from the authors' code set as theirs, or
 # all of them; `snakemake forms` scores every arm (config `forms.enabled` puts the table in the report).
 

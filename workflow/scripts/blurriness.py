@@ -2,10 +2,10 @@
 
 from qmri.data.io import save_arrays
 from qmri.paper.blurriness import blurriness_table
-from qmri.paper.brains import load_brain_model
-from qmri.paper.fits import montecarlo_truth, paper_fits
-from qmri.paper.rulejob import rule_job
-from qmri.paper.study import Study, write_table
+from qmri.pipeline.fits import montecarlo_truth, paper_fits
+from qmri.pipeline.rulejob import rule_job
+from qmri.pipeline.study import Study, write_table
+from qmri.simulation.brains import load_brain_model
 
 with rule_job(snakemake) as log:
     study, inp = Study(snakemake.params.study), snakemake.input

@@ -4,7 +4,7 @@ import pandas as pd
 
 from qmri.data.io import load_arrays
 from qmri.paper.plots import blurriness, save_figure
-from qmri.paper.rulejob import rule_job
+from qmri.pipeline.rulejob import rule_job
 
 with rule_job(snakemake):
     maps = load_arrays(snakemake.input.maps)

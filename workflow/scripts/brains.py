@@ -1,7 +1,7 @@
 """Build one brain model (label volume + slice split) from its config entry."""
 
-from qmri.paper.brains import build_brain_model, save_brain_model
-from qmri.paper.rulejob import rule_job
+from qmri.pipeline.rulejob import rule_job
+from qmri.simulation.brains import build_brain_model, save_brain_model
 
 with rule_job(snakemake) as log:
     model = build_brain_model(snakemake.wildcards.model, **snakemake.params.spec)

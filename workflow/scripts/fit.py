@@ -1,11 +1,11 @@
 """Map one dataset of one experiment with one estimator (MLE, or a RIM/ResNet by its training protocol)."""
 
 from qmri.paper.acquisitions import fit, save_fit
-from qmri.paper.brains import load_brain_model
-from qmri.paper.fits import acquisitions, estimator
-from qmri.paper.plan import SIMULATED
-from qmri.paper.rulejob import rule_job
-from qmri.paper.study import Study
+from qmri.pipeline.fits import acquisitions, estimator
+from qmri.pipeline.plan import SIMULATED
+from qmri.pipeline.rulejob import rule_job
+from qmri.pipeline.study import Study
+from qmri.simulation.brains import load_brain_model
 
 with rule_job(snakemake) as log:
     w, inp = snakemake.wildcards, snakemake.input

@@ -1,9 +1,9 @@
-"""Score one arm of the implementation study (its networks), or the MLE beside them (``qmri.paper.forms.score``)."""
+"""Score one arm of the implementation study (its networks), or the MLE beside them (``qmri.bench.forms.score``)."""
 
-from qmri.paper.brains import load_brain_model
-from qmri.paper.forms import score
-from qmri.paper.rulejob import rule_job
-from qmri.paper.study import Study, write_table
+from qmri.bench.forms import score
+from qmri.pipeline.rulejob import rule_job
+from qmri.pipeline.study import Study, write_table
+from qmri.simulation.brains import load_brain_model
 
 with rule_job(snakemake) as log:
     inp, arm = snakemake.input, snakemake.wildcards.arm

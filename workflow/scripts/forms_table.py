@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from qmri.paper.rulejob import rule_job
-from qmri.paper.study import write_table
+from qmri.pipeline.rulejob import rule_job
+from qmri.pipeline.study import write_table
 
 with rule_job(snakemake) as log:
     table = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)

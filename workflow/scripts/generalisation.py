@@ -4,12 +4,12 @@ dataset's ResNet, and each model's per-pixel CV against the dataset's own RIM.""
 import pandas as pd
 
 from qmri.paper.acquisitions import load_fit
-from qmri.paper.brains import load_brain_model
-from qmri.paper.fits import dataset_protocol, phantom_scans, volunteers
 from qmri.paper.invivo import generalisation_rows, generalisation_table
 from qmri.paper.phantom.analysis import sphere_pixel_cvs
-from qmri.paper.rulejob import rule_job
-from qmri.paper.study import Study, write_table
+from qmri.pipeline.fits import dataset_protocol, phantom_scans, volunteers
+from qmri.pipeline.rulejob import rule_job
+from qmri.pipeline.study import Study, write_table
+from qmri.simulation.brains import load_brain_model
 
 with rule_job(snakemake) as log:
     study, inp = Study(snakemake.params.study), snakemake.input

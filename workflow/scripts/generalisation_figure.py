@@ -3,7 +3,7 @@
 import pandas as pd
 
 from qmri.paper.plots import generalisation, save_figure
-from qmri.paper.rulejob import rule_job
+from qmri.pipeline.rulejob import rule_job
 
 with rule_job(snakemake):
     save_figure(generalisation(pd.read_csv(snakemake.input[0])), snakemake.output.png, snakemake.output.pdf)

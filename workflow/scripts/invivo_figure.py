@@ -3,10 +3,10 @@
 import numpy as np
 
 from qmri.data.io import load_arrays
-from qmri.paper import tissues as T
-from qmri.paper.plan import OUR_METHODS, PAPER_METHODS
+from qmri.paper.naming import OUR_METHODS, PAPER_METHODS
 from qmri.paper.plots import invivo_maps, invivo_repeatability, save_figure
-from qmri.paper.rulejob import rule_job
+from qmri.pipeline.rulejob import rule_job
+from qmri.simulation import tissues as T
 
 #: upper end of the colour scale of each relaxation time (ms), and the wide scale of fig. 8h-o (CSF)
 DISPLAY_LIMIT_MS = {"T1": 2500.0, "T2": 200.0}

@@ -3,11 +3,11 @@
 import numpy as np
 
 from qmri.data.io import save_arrays
-from qmri.paper.fits import dataset_protocol, paper_fits, real_invivo_scans
 from qmri.paper.invivo import median_cv
-from qmri.paper.rulejob import rule_job
-from qmri.paper.study import Study
 from qmri.physics.signal import model_for_task
+from qmri.pipeline.fits import dataset_protocol, paper_fits, real_invivo_scans
+from qmri.pipeline.rulejob import rule_job
+from qmri.pipeline.study import Study
 
 with rule_job(snakemake) as log:
     study, dataset = Study(snakemake.params.study), snakemake.wildcards.real

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from qmri.paper.plots import loss_curve, save_figure
-from qmri.paper.rulejob import rule_job
+from qmri.pipeline.rulejob import rule_job
 
 with rule_job(snakemake):
     log = pd.read_csv(snakemake.input[0])

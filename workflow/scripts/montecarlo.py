@@ -1,10 +1,10 @@
 """Section 5.1.1: per-pixel metrics over the brain from every method's maps of the C realisations per SNR."""
 
-from qmri.paper.brains import load_brain_model
-from qmri.paper.fits import montecarlo_truth, paper_fits
 from qmri.paper.montecarlo import noise_robustness_table
-from qmri.paper.rulejob import rule_job
-from qmri.paper.study import Study, write_table
+from qmri.pipeline.fits import montecarlo_truth, paper_fits
+from qmri.pipeline.rulejob import rule_job
+from qmri.pipeline.study import Study, write_table
+from qmri.simulation.brains import load_brain_model
 
 with rule_job(snakemake) as log:
     study, inp = Study(snakemake.params.study), snakemake.input

@@ -7,7 +7,7 @@ from qmri.paper.naming import METHOD_NAMES
 from qmri.paper.phantom.analysis import restricted_averages
 from qmri.paper.phantom.reference import measured_parameter
 from qmri.paper.plots import phantom, save_figure
-from qmri.paper.rulejob import rule_job
+from qmri.pipeline.rulejob import rule_job
 
 with rule_job(snakemake):
     table = pd.read_csv(snakemake.input.table)

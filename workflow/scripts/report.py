@@ -9,11 +9,11 @@ import pandas as pd
 from qmri import __version__
 from qmri.data.io import atomic_path
 from qmri.estimators.networks.checkpoint import load_model
-from qmri.paper import forms, report, runcost
+from qmri.paper import fidelity, report, runcost
 from qmri.paper.audit import evidence
 from qmri.paper.audit.register import CLAIMS, judge_all, judge_real_phantom, unstable
-from qmri.paper.plan import seed_count
-from qmri.paper.rulejob import rule_job
+from qmri.pipeline.plan import seed_count
+from qmri.pipeline.rulejob import rule_job
 from qmri.provenance import git_revision, hardware
 
 with rule_job(snakemake) as log:
@@ -37,9 +37,9 @@ with rule_job(snakemake) as log:
     scores = pd.read_csv(inp.forms) if "forms" in inp.keys() else None
     if scores is not None:
         tables["Beyond the paper: which implementation choices matter (the T1 Monte Carlo protocol's networks "
-               "trained again per arm; `snakemake forms`, docs: the networks)"] = forms.study_table(scores)
+               "trained again per arm; `snakemake forms`, docs: the networks)"] = fidelity.study_table(scores)
     tables["The paper's networks against their authors' code (EMCqMRI 1.1.17): every difference, and its measured "
-           "effect where this run has the implementation study"] = forms.fidelity_table(scores)
+           "effect where this run has the implementation study"] = fidelity.fidelity_table(scores)
     jobs = runcost.read_benchmarks(snakemake.params.benchmarks)
     if len(jobs):
         where = f"Snakemake's timing table of every job in {snakemake.params.benchmarks}/; report written on {hardware()}"

@@ -1,10 +1,10 @@
 """Section 5.3: sigmoid slopes across the GM/WM boundary of volunteer 1, scan 1, for every method."""
 
 from qmri.data.io import load_arrays
-from qmri.paper.plan import is_method
-from qmri.paper.rulejob import rule_job
+from qmri.paper.naming import is_method
 from qmri.paper.sharpness import boundary_lines, paired_tests, slopes
-from qmri.paper.study import write_table
+from qmri.pipeline.rulejob import rule_job
+from qmri.pipeline.study import write_table
 
 with rule_job(snakemake) as log:
     arrays = load_arrays(snakemake.input[0])

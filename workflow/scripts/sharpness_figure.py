@@ -4,8 +4,8 @@ import pandas as pd
 
 from qmri.data.io import load_arrays
 from qmri.paper.plots import boundary_sharpness, save_figure
-from qmri.paper.rulejob import rule_job
 from qmri.paper.sharpness import boundary_lines, paired_tests
+from qmri.pipeline.rulejob import rule_job
 
 with rule_job(snakemake):
     arrays = load_arrays(snakemake.input.arrays)

@@ -4,17 +4,17 @@ import pandas as pd
 import torch
 
 from qmri.estimators.methods import default_device
-from qmri.paper.brains import load_brain_model
-from qmri.paper.rulejob import rule_job
-from qmri.paper.simulate import sigma_for_snr, synthesise
-from qmri.paper.study import Study, write_table
 from qmri.paper.timing import time_estimators, time_voxelwise_mle
+from qmri.pipeline.rulejob import rule_job
+from qmri.pipeline.study import Study, write_table
 from qmri.provenance import hardware
+from qmri.simulation.brains import load_brain_model
+from qmri.simulation.simulate import sigma_for_snr, synthesise
 
 with rule_job(snakemake) as log:
     study, inp = Study(snakemake.params.study), snakemake.input
     protocol, timing = study.montecarlo_protocol("t1"), study.config["timing"]
-    truth = study.test_truth(load_brain_model(inp.labels, inp.meta), protocol.task)
+    truth = study.held_out_truth(load_brain_model(inp.labels, inp.meta), protocol.task)
     sigma = float(sigma_for_snr(timing["snr"]))
     signal = synthesise(torch.from_numpy(truth.kappa[None]), sigma, torch.tensor(protocol.tau_ms, dtype=torch.float64),
                         truth.model, torch.Generator().manual_seed(study.seed)).float()

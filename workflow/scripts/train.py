@@ -1,8 +1,8 @@
 """Train one network (RIM or ResNet) for one protocol: a run's model (with the seed of its replicate) or an arm of
 the implementation study."""
 
-from qmri.paper.rulejob import rule_job
-from qmri.paper.train import TrainSettings, load_trainsets, train
+from qmri.pipeline.rulejob import rule_job
+from qmri.training import TrainSettings, load_trainsets, train
 
 with rule_job(snakemake) as log:
     p = snakemake.params

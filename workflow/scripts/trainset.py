@@ -1,9 +1,9 @@
 """Simulate the training patches of one brain model."""
 
 from qmri.data.io import save_arrays
-from qmri.paper.brains import load_brain_model
-from qmri.paper.rulejob import rule_job
-from qmri.paper.simulate import settings_from_config, simulate_trainset
+from qmri.pipeline.rulejob import rule_job
+from qmri.simulation.brains import load_brain_model
+from qmri.simulation.simulate import settings_from_config, simulate_trainset
 
 with rule_job(snakemake) as log:
     model = load_brain_model(snakemake.input.labels, snakemake.input.meta)

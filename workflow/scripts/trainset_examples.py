@@ -4,8 +4,8 @@ import numpy as np
 
 from qmri.data.io import load_arrays
 from qmri.paper.plots import save_figure, trainset_examples
-from qmri.paper.rulejob import rule_job
-from qmri.paper.simulate import spread_by_noise, weighted_images
+from qmri.pipeline.rulejob import rule_job
+from qmri.simulation.simulate import spread_by_noise, weighted_images
 
 with rule_job(snakemake):
     p = snakemake.params

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from qmri.data.io import load_arrays, save_arrays
 from qmri.estimators.methods import Estimator
-from qmri.paper.simulate import Truth, synthesise
+from qmri.simulation.simulate import Truth, synthesise
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ import torch
 from scipy import ndimage, stats
 
 from qmri.estimators.methods import Estimator
-from qmri.paper import tissues as T
 from qmri.paper.acquisitions import Acquisitions, Batch, fit_all, noisy_batches
 from qmri.paper.metrics import box_summary, pixel_metrics
-from qmri.paper.simulate import Truth, sigma_for_snr
+from qmri.simulation import tissues as T
+from qmri.simulation.simulate import Truth, sigma_for_snr
 
 LINE_PX = 7
 #: the box-plot numbers kept per region (``qmri.paper.metrics.box_summary``)

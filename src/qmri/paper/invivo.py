@@ -19,13 +19,20 @@ from qmri.data.masks import auto_mask
 from qmri.data.scans import load_protocol_series
 from qmri.errors import QmriError
 from qmri.estimators.methods import Estimator
-from qmri.paper import tissues as T
 from qmri.paper.acquisitions import Acquisitions, Batch, fit_all
-from qmri.paper.brains import BrainModel
 from qmri.paper.metrics import coefficient_of_variation
-from qmri.paper.simulate import TrainsetSettings, Truth, draw_slice, sigma_for_snr, synthesise, task_kappa
-from qmri.paper.study import Protocol
 from qmri.physics.signal import SignalModel
+from qmri.simulation import tissues as T
+from qmri.simulation.brains import BrainModel
+from qmri.simulation.simulate import (
+    Protocol,
+    TrainsetSettings,
+    Truth,
+    draw_slice,
+    sigma_for_snr,
+    synthesise,
+    task_kappa,
+)
 
 #: how simulated volunteers get their tissue values: Table 1's means (people's GM/WM contrast) or a draw per person
 TISSUE_VALUES = ("means", "drawn")
@@ -86,7 +93,7 @@ def acquisitions(volunteer_truths: list[Truth], dataset: str, tau_ms: list[float
     return Acquisitions(batches, (len(volunteer_truths), scans), dataset)
 
 
-def test_retest_arrays(volunteer_truths: list[Truth], estimates: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def repeatability_arrays(volunteer_truths: list[Truth], estimates: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Return ``{"labels": (V, H, W), "truth": (V, Q, H, W), method: maps (V, scans, Q, H, W)}`` float32 for the
     figures, from each method's maps of ``acquisitions``."""
     return {"labels": np.stack([t.labels for t in volunteer_truths]),
@@ -168,7 +175,7 @@ def generalisation_table(volunteer_truths: list[Truth], datasets: dict[str, Prot
     tissues of interest (GM and WM)."""
     rows = []
     for dataset, protocol in datasets.items():
-        arrays = test_retest_arrays(volunteer_truths, estimates[dataset])
+        arrays = repeatability_arrays(volunteer_truths, estimates[dataset])
         for k in range(len(volunteer_truths)):
             tissue = np.isin(arrays["labels"][k], (T.GM, T.WM))  # the paper's "tissues of interest"
             cvs = pixel_cvs({model: arrays[model][k] for model in estimates[dataset]}, tissue, 2)

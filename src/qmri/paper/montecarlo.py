@@ -16,7 +16,7 @@ import torch
 from qmri.estimators.methods import Estimator, map_all
 from qmri.paper.acquisitions import BATCH, Acquisitions, Batch, fit_all, noisy_batches
 from qmri.paper.metrics import box_summary, pixel_metrics
-from qmri.paper.simulate import Truth, sigma_for_snr
+from qmri.simulation.simulate import Truth, sigma_for_snr
 
 
 def repeated_estimates(truth: Truth, tau_ms: list[float], sigma: float, repetitions: int,

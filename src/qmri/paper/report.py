@@ -12,15 +12,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from qmri.paper import tissues as T
 from qmri.paper.audit import judges as J
 from qmri.paper.audit.evidence import RunData
 from qmri.paper.audit.judges import Verdict
 from qmri.paper.audit.register import SECTIONS, Claim, data_of, distinct_statements
 from qmri.paper.metrics import coefficient_of_variation, outliers
-from qmri.paper.naming import METHOD_NAMES, method_name
+from qmri.paper.naming import METHOD_NAMES, OUR_METHODS, method_name
 from qmri.paper.phantom.analysis import restricted_averages
-from qmri.paper.plan import OUR_METHODS
+from qmri.simulation import tissues as T
 
 #: how each kind of verdict is printed in the register
 MARKS = {J.AGREES: "agrees", J.DISAGREES: "**DISAGREES**", J.INCONCLUSIVE: "inconclusive",

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import ndimage, optimize, stats
 
 from qmri.errors import QmriError
-from qmri.paper import tissues as T
+from qmri.simulation import tissues as T
 
 #: samples per profile line (linear interpolation between pixels)
 SAMPLES = 41

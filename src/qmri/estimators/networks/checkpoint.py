@@ -1,6 +1,6 @@
 """Trained networks as estimators: checkpoints, architecture, and inference in physical units.
 
-A checkpoint (written by ``qmri.paper.train``) is a dict of plain values and tensors: it is read with
+A checkpoint (written by ``qmri.training``) is a dict of plain values and tensors: it is read with
 ``torch.load(weights_only=True)``, so a weights file from elsewhere cannot run code.
 """
 
@@ -107,7 +107,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
     if not path.exists():
         raise QmriError(f"missing weights file: {path}")
     try:
-        # checkpoints before 2026-11-28 stored torch.__version__ as a TorchVersion, a str subclass
+        # older checkpoints stored torch.__version__ as a TorchVersion, a str subclass
         with torch.serialization.safe_globals([TorchVersion]):
             checkpoint = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises many types for damaged or foreign files

@@ -33,9 +33,8 @@ MAX_START_AMPLITUDE = 3.0
 class _Tanh(torch.autograd.Function):
     """``tanh(x) = 2 sigmoid(2x) - 1`` (absolute error below 3e-7 in float32), differentiated as tanh.
 
-    Choice, measured (AMD EPYC Zen 4, 2 threads, 36 x 256 x 256 float32, with and without torch capped to
-    AVX2): torch's CPU tanh took 3-5 ms, its sigmoid 0.5-0.9 ms and this form 1.4-2.2 ms; with the GRU's
-    ``lerp`` (``ConvGRU``) the RIM's training step fell 4 % and its inference 4.5 % (capped). The backward
+    Choice: torch's CPU tanh is several times slower than its sigmoid, and this form with the GRU's ``lerp``
+    (``ConvGRU``) makes the RIM's step and inference a few percent faster (docs: performance). The backward
     reads the output, as tanh's own.
     """
 
@@ -214,7 +213,7 @@ class AnyProtocolRIM(RIM):
     limits at the default budget"): the cell pools its memory over the whole object (``RNNCell``), and the
     estimate starts from a conventional one whose B is pooled over a window of ``window`` pixels
     (``qmri.estimators.networks.start``) instead of B = 2 everywhere. It is trained on structure-agnostic
-    maps over the whole physical range with a protocol drawn for every batch (``qmri.paper.anyprotocol``),
+    maps over the whole physical range with a protocol drawn for every batch (``qmri.simulation.anyprotocol``),
     so one model serves any number and spacing of images.
     """
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from qmri.paper.plan import NETWORKS, PAPER_METHODS, replicate_of
+from qmri.paper.naming import NETWORKS, PAPER_METHODS, replicate_of
 
 #: the paper's datasets (section 4.3) and the names this pipeline gives them (config.yaml)
 DATASETS = {"IV_T1": "iv-t1", "IV_T1 noisy": "iv-t1-noisy", "IV_T2": "iv-t2", "HP_T1": "hp-t1", "HP_T2": "hp-t2"}
@@ -98,7 +98,7 @@ class Evidence:
     phantoms: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: per method and line, the fitted sigmoid (``qmri.paper.sharpness.slopes``)
     sharpness: pd.DataFrame | None = None
-    #: in-vivo dataset -> arrays (``qmri.paper.invivo.test_retest_arrays``: labels, truth, method maps)
+    #: in-vivo dataset -> arrays (``qmri.paper.invivo.repeatability_arrays``: labels, truth, method maps)
     invivo: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     generalisation: pd.DataFrame | None = None
     #: what the run's data are (stand-ins, fine-tuned models)

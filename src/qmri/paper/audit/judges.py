@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from qmri.paper import tissues as T
 from qmri.paper.audit import criteria as C
 from qmri.paper.audit.evidence import VOXELWISE_MLE, Evidence, NotChecked, NotComparable
 from qmri.paper.metrics import coefficient_of_variation, outliers
 from qmri.paper.naming import METHOD_NAMES
 from qmri.paper.phantom.analysis import restricted_averages
+from qmri.simulation import tissues as T
 
 NETWORKS = ("rim", "resnet")
 

@@ -12,12 +12,12 @@ from qmri.data.masks import auto_mask
 from qmri.data.scans import load_protocol_series
 from qmri.errors import QmriError
 from qmri.estimators.mle import MLESettings, fit
-from qmri.paper import tissues as T
 from qmri.paper.acquisitions import Acquisitions, Batch
 from qmri.paper.phantom.reference import nominal
 from qmri.paper.phantom.spheres import ROI_FRACTION, disc_offsets, find_spheres, identify, sphere_samples
-from qmri.paper.simulate import sigma_for_snr, synthesise
 from qmri.physics.signal import model_for_task
+from qmri.simulation import tissues as T
+from qmri.simulation.simulate import sigma_for_snr, synthesise
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def restricted_averages(table: pd.DataFrame) -> pd.DataFrame:
     return inside.pivot_table(index="method", columns="metric", values="pixel_abs_mean", aggfunc="mean")
 
 
-def test_retest_table(scans: Scans, maps: dict[str, np.ndarray], task: str, tau_ms: list[float]
+def repeatability_table(scans: Scans, maps: dict[str, np.ndarray], task: str, tau_ms: list[float]
                       ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Return the sphere table (``sphere_table``) and arrays for the figure from each method's maps
     ``(C, Q, H, W)`` of ``scans.acquisitions()``: the first scan's maximum intensity projection ``image``,
@@ -68,10 +68,10 @@ def test_retest_table(scans: Scans, maps: dict[str, np.ndarray], task: str, tau_
     return sphere_table(samples, task, parameter, tau_ms), arrays
 
 
-def test_retest(scans: Scans, estimators: dict[str, Estimator], task: str, tau_ms: list[float]
+def repeatability(scans: Scans, estimators: dict[str, Estimator], task: str, tau_ms: list[float]
                 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Return ``test_retest_table`` with every method fitted here (the pipeline fits each in a job of its own)."""
-    return test_retest_table(scans, fit_all(scans.acquisitions(), estimators), task, tau_ms)
+    """Return ``repeatability_table`` with every method fitted here (the pipeline fits each in a job of its own)."""
+    return repeatability_table(scans, fit_all(scans.acquisitions(), estimators), task, tau_ms)
 
 
 def sphere_pixel_cvs(maps: dict[str, np.ndarray], scans: Scans, task: str) -> dict[str, np.ndarray]:

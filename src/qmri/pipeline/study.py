@@ -8,7 +8,6 @@ holds a copy of a value.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,20 +16,11 @@ import yaml
 from qmri.data.io import atomic_path
 from qmri.errors import QmriError
 from qmri.estimators.methods import Estimator, estimators_for
-from qmri.paper.brains import BrainModel, build_brain_model
-from qmri.paper.plan import check_references, training_plan
-from qmri.paper.simulate import TrainsetSettings, Truth, settings_from_config
-from qmri.paper.train import TrainSettings
 from qmri.physics.signal import model_for_task
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """An acquisition protocol of Table 2: its name, task ("t1" or "t2") and tau (ms)."""
-
-    name: str
-    task: str
-    tau_ms: list[float]
+from qmri.pipeline.plan import check_references, training_plan
+from qmri.simulation.brains import BrainModel, build_brain_model
+from qmri.simulation.simulate import Protocol, TrainsetSettings, Truth, settings_from_config
+from qmri.training import TrainSettings
 
 
 class Study:
@@ -89,9 +79,9 @@ class Study:
         """The embedded MNI152 brain model with the configured held-out slab (its test slices never train)."""
         return build_brain_model("mni152", "mni152", **self.config["brains"]["mni152"])
 
-    def test_truth(self, brain: BrainModel, task: str, seed: int | None = None) -> Truth:
+    def held_out_truth(self, brain: BrainModel, task: str, seed: int | None = None) -> Truth:
         """The brain model's unseen test slice for ``task`` at the configured geometry (seed: the study's)."""
-        return Truth.test_slice(brain, model_for_task(task), self.trainset, self.seed if seed is None else seed,
+        return Truth.held_out_slice(brain, model_for_task(task), self.trainset, self.seed if seed is None else seed,
                                 **self.geometry)
 
     def estimators(self, protocol: Protocol, weights: dict[str, str | os.PathLike], device: str | None = None

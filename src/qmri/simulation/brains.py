@@ -1,6 +1,6 @@
 """Brain models: tissue label volumes from BrainWeb-20 or from the MNI152 2009a templates.
 
-Every model is a 3D uint8 volume of BrainWeb crisp class codes (see ``qmri.paper.tissues``) in
+Every model is a 3D uint8 volume of BrainWeb crisp class codes (see ``qmri.simulation.tissues``) in
 ``(x, y, z)`` order with a RAS affine in mm; axial slices run along the last axis.
 """
 
@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from qmri.data.io import load_nifti, read_json, save_nifti, write_json
 from qmri.errors import QmriError
-from qmri.paper import tissues as T
+from qmri.simulation import tissues as T
 
 #: BrainWeb crisp models: 0.5 mm isotropic; the server sends (z, y, x) order
 BRAINWEB_AFFINE = np.array([[0.5, 0, 0, -90.25], [0, 0.5, 0, -126.25], [0, 0, 0.5, -72.25], [0, 0, 0, 1]])

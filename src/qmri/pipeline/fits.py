@@ -17,12 +17,13 @@ from qmri.errors import QmriError
 from qmri.estimators.methods import Estimator, default_device, mle_estimator, network_estimator
 from qmri.paper import blurriness, invivo, montecarlo
 from qmri.paper.acquisitions import Acquisitions, load_fit
-from qmri.paper.brains import BrainModel
+from qmri.paper.naming import OUR_METHODS, is_method, replicate_of
 from qmri.paper.phantom.acquisitions import Scans, digital_scans, real_scans
-from qmri.paper.plan import OUR_METHODS, SIMULATED, dataset_protocol_name, is_method, replicate_of, split_estimator
-from qmri.paper.simulate import Truth
-from qmri.paper.study import Protocol, Study
 from qmri.physics.signal import model_for_task
+from qmri.pipeline.plan import SIMULATED, dataset_protocol_name, split_estimator
+from qmri.pipeline.study import Study
+from qmri.simulation.brains import BrainModel
+from qmri.simulation.simulate import Protocol, Truth
 
 
 def dataset_protocol(study: Study, experiment: str, dataset: str) -> Protocol:
@@ -46,7 +47,7 @@ def estimator(study: Study, experiment: str, dataset: str, name: str, weights: s
 
 
 def montecarlo_truth(study: Study, brain: BrainModel, dataset: str) -> Truth:
-    return study.test_truth(brain, study.protocol(dataset).task)
+    return study.held_out_truth(brain, study.protocol(dataset).task)
 
 
 def volunteers(study: Study, brain: BrainModel, task: str) -> list[Truth]:

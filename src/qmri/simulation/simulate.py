@@ -14,11 +14,20 @@ import torch
 from scipy import ndimage, stats
 
 from qmri.errors import QmriError
-from qmri.paper import tissues as T
-from qmri.paper.brains import BrainModel
 from qmri.physics.signal import SignalModel
+from qmri.simulation import tissues as T
+from qmri.simulation.brains import BrainModel
 
 KAPPA_NAMES: tuple[str, ...] = ("A", "B", "T1", "T2")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """An acquisition protocol of Table 2: its name, task ("t1" or "t2") and tau (ms)."""
+
+    name: str
+    task: str
+    tau_ms: list[float]
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ def draw_slice(model: BrainModel, slice_index: int, settings: TrainsetSettings, 
     return labels, kappa
 
 
-def test_slice(model: BrainModel, settings: TrainsetSettings, seed: int, size: int = 256, pixel_mm: float = 0.82
+def held_out_slice(model: BrainModel, settings: TrainsetSettings, seed: int, size: int = 256, pixel_mm: float = 0.82
                ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(labels, kappa)`` ``(size, size)`` and ``(4, size, size)`` of the model's middle test slice.
 
@@ -284,8 +293,8 @@ class Truth:
         return np.isin(self.labels, T.BRAIN_LABELS)
 
     @classmethod
-    def test_slice(cls, brain: BrainModel, model: SignalModel, settings: TrainsetSettings, seed: int,
+    def held_out_slice(cls, brain: BrainModel, model: SignalModel, settings: TrainsetSettings, seed: int,
                    size: int = 256, pixel_mm: float = 0.82) -> Truth:
-        """Return the brain model's unseen middle test slice (``test_slice``) for ``model``."""
-        labels, kappa = test_slice(brain, settings, seed, size, pixel_mm)
+        """Return the brain model's unseen middle test slice (``held_out_slice``) for ``model``."""
+        labels, kappa = held_out_slice(brain, settings, seed, size, pixel_mm)
         return cls(model, task_kappa(kappa[None], model)[0].astype(np.float64), labels)

@@ -6,20 +6,11 @@ from __future__ import annotations
 from qmri.errors import QmriError
 from qmri.estimators.networks import packaged_weights
 from qmri.estimators.networks.form import OPTIONS
+from qmri.paper.naming import ANY_PROTOCOL, NETWORKS, OUR_METHODS, PAPER_METHODS, SEED_MARK, replicate_of
 
 #: experiments with a fit stage; the first three are simulated from the test brain
 EXPERIMENTS = ("montecarlo", "blurriness", "invivo", "phantom", "invivo_real")
 SIMULATED = EXPERIMENTS[:3]
-#: the paper's three methods, in the order of every table
-PAPER_METHODS = ("mle", "rim", "resnet")
-#: ours, beyond the paper (config ``ours``): one model per task for every protocol
-OUR_METHODS = ("arim",)
-#: methods whose estimator is one for every protocol
-ANY_PROTOCOL = ("mle", *OUR_METHODS)
-#: the paper's networks, trained per protocol
-NETWORKS = ("rim", "resnet")
-#: what names a paper network retrained with another seed (``training.seeds``): ``rim@seed2``
-SEED_MARK = "@seed"
 
 
 def seed_count(config: dict) -> int:
@@ -30,18 +21,6 @@ def seed_count(config: dict) -> int:
 def replicate_methods(config: dict) -> tuple[str, ...]:
     """Return the paper's networks retrained with seeds 2..K, as methods: ``rim@seed2``, ``resnet@seed2``, ..."""
     return tuple(f"{network}{SEED_MARK}{k}" for k in range(2, seed_count(config) + 1) for network in NETWORKS)
-
-
-def replicate_of(name: str) -> tuple[str, int]:
-    """Return what a name (a method, or a model label such as ``rim t1-23@seed2``) replicates and its seed number
-    (1: the run's own training)."""
-    base, _, k = name.partition(SEED_MARK)
-    return base, int(k) if k else 1
-
-
-def is_method(name: str) -> bool:
-    """Whether ``name`` is a method of the experiments (the paper's, ours, or a paper network's replicate)."""
-    return replicate_of(name)[0] in PAPER_METHODS + OUR_METHODS
 
 
 def training_seed(config: dict, method: str) -> int:
@@ -105,7 +84,7 @@ def check_references(config: dict) -> None:
 
 
 def training_plan(config: dict, method: str, protocol: str) -> tuple[dict, str | None]:
-    """Return the training settings (``qmri.paper.train.TrainSettings`` keywords) of ``method`` (a network or its
+    """Return the training settings (``qmri.training.TrainSettings`` keywords) of ``method`` (a network or its
     replicate) on ``protocol`` and the protocol whose trained model it starts from (None: Kaiming weights; a
     replicate starts from its own seed's): ``training.<method>`` with the protocol's entry under its ``protocols``
     (own ``iterations``, a ``start``) over the method's values."""
@@ -132,7 +111,7 @@ FORM_NETWORKS = {"activation": ("rim",), "gradient": ("rim",), "batchnorm": ("re
 
 
 def form_arms() -> dict[str, dict]:
-    """Return the arms of the implementation study (``qmri.paper.forms``): ``{arm: changes}`` from our form, where
+    """Return the arms of the implementation study (``qmri.bench.forms``): ``{arm: changes}`` from our form, where
     a change is ``form`` (switches of ``NetworkForm``), ``variant``, ``precision`` or ``voxel_noise`` (the
     training patches'). Arms: ours; each switch alone as the authors' code sets it; their voxel noise; float32;
     and the authors' variant with all of these."""

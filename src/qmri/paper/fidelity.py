@@ -1,0 +1,80 @@
+"""The report's account of the paper-form networks against their authors' code: every difference, the
+implementation study's table and each difference's measured effect (scores: ``qmri.bench.forms``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One implementation difference: the arm that measures it, the paper's words, the authors' code, ours."""
+
+    arm: str
+    item: str
+    paper: str
+    authors: str
+    ours: str
+
+
+#: every difference between the paper's text, the authors' code (EMCqMRI 1.1.17) and ours, by arm
+FIDELITY = (
+    Difference("activation", "RIM cell activation", "tanh (section 4.4.4)", "ReLU (core/models/inference/rnn.py)",
+               "tanh; the authors' variant follows their code"),
+    Difference("gradient", "likelihood gradient fed to the RIM", "the gradient of the log-likelihood (eq. 4), scale "
+               "not given", "2 J^T(f - S) of their sum of squares, T1 in s (core/base/base_likelihood_model.py)",
+               "J^T(f - S) / N in network units"),
+    Difference("units", "units of the estimate and the RIM's update", "not given",
+               "A, B, T1 in s; kappa = |kappa + delta| (core/models/inference/rim.py)",
+               "A / s, (B - 2) / 0.12, log T; kappa + delta"),
+    Difference("normalisation", "image normalisation", "not given",
+               "divided by the series' maximum (core/models/dataset/base.py)",
+               "divided by the 99th percentile of the maximum intensity projection"),
+    Difference("loss", "training loss", "MSE of the estimates (eq. 3, 6), units not given",
+               "MSE over every pixel in A, B, T1 in s", "MSE over the object in network units"),
+    Difference("init", "initial weights", "Kaiming (section 4.4.2)", "torch's defaults (the ResNet: Kaiming)",
+               "Kaiming, the RIM's last convolution zero"),
+    Difference("batchnorm", "ResNet BatchNorm at inference", "not given",
+               "batch statistics, track_running_stats=False (core/models/inference/resnet.py)",
+               "running statistics of training"),
+    Difference("voxel_noise", "voxel-wise parameter noise of the training set", "added, SD not given (section 4.2)",
+               "additive, SD 0.05 on A and 0.1 s on T1, smoothed 0.4 px (core/utilities/dataset_utilities.py)",
+               "multiplicative, SD 5 % of the tissue value"),
+    Difference("float32", "training precision", "not given (a GPU)", "float32", "bfloat16 autocast where the CPU has it"),
+)
+
+#: the study table's columns as the report names them
+COLUMNS = {"mean_abs_rb_pct": "mean |RB| (%)", "mean_cv_pct": "mean CV (%)", "b_slope": "B slope",
+           "ablation_t1_pct": "T1 change without gradient (%)", "ablation_b_pct": "B change without gradient (%)",
+           "slice_rb_snr10_pct": "slice RB SNR 10 (%)", "slice_cv_snr10_pct": "slice CV SNR 10 (%)",
+           "slice_rb_snr100_pct": "slice RB SNR 100 (%)", "slice_cv_snr100_pct": "slice CV SNR 100 (%)",
+           "hp_t1_abs_rb_pct": "HP_T1 |RB| (%)"}
+
+
+def study_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Return the study as the report shows it: one row per arm and method (the MLE once), the columns named."""
+    table = scores.set_index(["arm", "method"])[[c for c in COLUMNS if c in scores]]
+    return table.rename(columns=COLUMNS)
+
+
+def fidelity_table(scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the report's fidelity table: item | the paper's words | the authors' code | ours | measured effect,
+    the effect being the arm's change against ours of the T1 mean |RB|, the Monte Carlo slice RB at SNR 100
+    and the B slope, per network (``scores``: the study's table, None where the run has no study)."""
+    by = scores.set_index(["arm", "method"]) if scores is not None else pd.DataFrame(index=pd.MultiIndex.from_tuples(
+        [], names=["arm", "method"]))
+    rows = []
+    for d in FIDELITY:
+        effects = []
+        for method in ("rim", "resnet"):
+            if (d.arm, method) in by.index and ("ours", method) in by.index:
+                arm, ours = by.loc[(d.arm, method)], by.loc[("ours", method)]
+                effects.append(f"{method.replace('rim', 'RIM').replace('resnet', 'ResNet')}: |RB| "
+                               f"{ours['mean_abs_rb_pct']:.1f} -> {arm['mean_abs_rb_pct']:.1f} %, slice RB SNR 100 "
+                               f"{ours['slice_rb_snr100_pct']:+.1f} -> {arm['slice_rb_snr100_pct']:+.1f} %, B slope "
+                               f"{ours['b_slope']:.2f} -> {arm['b_slope']:.2f}")
+        rows.append({"item": d.item, "the paper's words": d.paper, "the authors' code": d.authors, "ours": d.ours,
+                     "measured effect (arm against ours)": "; ".join(effects) or "not measured in this run"})
+    return pd.DataFrame(rows)

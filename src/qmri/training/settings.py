@@ -1,0 +1,43 @@
+"""The settings of a training run: the paper's optimisation, the network's form, the budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qmri.errors import QmriError
+from qmri.estimators.networks.form import NetworkForm, network_form
+from qmri.estimators.networks.resnet import BLOCK_WIDTHS
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings; the paper's are the defaults except the iteration budget."""
+
+    iterations: int = 3000
+    batch_size: int = 24
+    learning_rate: float = 1e-3
+    rim_steps: int = 6
+    rim_features: int = 36
+    checkpoint_every: int = 100
+    #: "auto": bfloat16 autocast where the hardware has it (AVX512-BF16 or AMX CPUs, CUDA), else float32
+    precision: str = "auto"
+    #: the ResNet's block widths (default the paper's; the RIM ignores them)
+    resnet_widths: tuple[int, ...] = BLOCK_WIDTHS
+    #: compile a RIM's recurrent cell and likelihood gradient with ``torch.compile``: True, False or "auto"
+    #: (``compiles_rim``)
+    compile: bool | str = "auto"
+    #: the paper-form network's variant, "ours" or "authors" (``qmri.estimators.networks.form.VARIANTS``)
+    variant: str = "ours"
+    #: single switches of ``NetworkForm`` set otherwise than the variant's
+    form: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "resnet_widths", tuple(self.resnet_widths))
+        object.__setattr__(self, "form", dict(self.form or {}))
+        if self.compile not in (True, False, "auto"):
+            raise QmriError(f"training: compile must be true, false or auto, got {self.compile!r}")
+        self.network_form()  # a one-line error for an unknown variant, switch or option
+
+    def network_form(self) -> NetworkForm:
+        """Return the resolved form of the network these settings train."""
+        return network_form(self.variant, self.form)
