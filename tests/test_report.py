@@ -56,6 +56,11 @@ def test_report_opens_with_the_summary_and_lists_every_register_row_with_its_ver
     assert "simulated volunteers, MNI152 anatomy (stand-in for the paper's in-vivo scans)" in text
     assert "- **git revision**: abc" in text and "seed: 1" in text and "RIM CV (%)" in text
     assert "| RIM t1-31 |" in text and "NVIDIA H100" in text and "bfloat16" in text
+    # a revision of digits only stays a revision, not a number
+    digits = report.training_table([{"method": "rim", "protocol": "t1-31", "iterations": 1, "train_seconds": 1.0,
+                                     "device": "cpu", "autocast": "torch.float32", "git_revision": "635585012345+dirty"}])
+    rendered = report.render(CLAIMS, verdicts, headline, {}, [], {}, digits)
+    assert "| 635585012345 " in rendered and "6.35585e+11" not in rendered
 
 
 def test_evidence_holds_the_paper_methods_only(tmp_path):

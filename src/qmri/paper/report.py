@@ -243,7 +243,7 @@ def render(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], headline: pd
     lines += ["", "## The register: every statement of the paper", "", *register_rows(claims, verdicts, by_name, run,
                                                                                       real, unstable)]
     lines += ["", "## Headline: T1 on the unseen slice (median over the brain, Monte Carlo of section 5.1.1)", "",
-              headline.to_markdown(floatfmt=".2f"), "", "## Trained models", "", models.to_markdown(), ""]
+              headline.to_markdown(floatfmt=".2f"), "", "## Trained models", "", models.to_markdown(disable_numparse=True), ""]
     for title, table in (tables or {}).items():
         lines += [f"## {title}", "", table.reset_index().to_markdown(index=False, floatfmt=".2f"), ""]
     if budget is not None:
