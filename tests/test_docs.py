@@ -63,3 +63,14 @@ def test_the_docs_build_with_no_warning(tmp_path):
     assert "training.rim.protocols.&lt;name&gt;.start" in config_page  # the generated reference is there
     assert "flowchart" in (tmp_path / "site/pipeline/index.html").read_text()  # and the rule graph
 
+
+
+def test_every_measurement_names_its_cpu_and_has_every_column():
+    import csv
+
+    with open(ROOT / "docs/measurements.csv", newline="") as stream:
+        rows = list(csv.reader(stream))
+    header, body = rows[0], rows[1:]
+    assert header == ["cpu", "what", "value", "command", "revision", "date"]
+    assert body and all(len(row) == len(header) and row[0].strip() and row[2].strip() for row in body), [
+        row[:2] for row in body if len(row) != len(header)]
