@@ -6,8 +6,23 @@ from snakemake.exceptions import WorkflowError
 
 from qmri.data.scans import sidecar_path
 from qmri.errors import QmriError
-from qmri.pipeline.plan import EXPERIMENTS, SIMULATED, check_references, dataset_protocol_name, estimator_name, form_arms, form_networks, form_settings, methods, our_weights, replicate_methods, split_estimator, training_plan, training_seed
 from qmri.paper.naming import NETWORKS, OUR_METHODS, SEED_MARK, replicate_of
+from qmri.pipeline.plan import (
+    EXPERIMENTS,
+    SIMULATED,
+    check_references,
+    dataset_protocol_name,
+    estimator_name,
+    form_arms,
+    form_networks,
+    form_settings,
+    methods,
+    our_weights,
+    replicate_methods,
+    split_estimator,
+    training_plan,
+    training_seed,
+)
 
 try:
     check_references(config)
@@ -271,7 +286,11 @@ def form_weights(arm):
                      f"results/forms/{arm}/{method}.pt") for method in form_networks(arm)}
 
 
+#: the training sets' folders: the run's, and patches with the authors' additive voxel noise (``form_trainsets``)
+TRAINSET_FOLDERS = {"trainset": {}, "trainset-additive": {"voxel_noise": "additive"}}
+
+
 def form_trainsets(arm):
     """The training sets of an arm: the run's, or patches with the authors' voxel noise."""
-    folder = "trainset-additive" if form_arms()[arm].get("voxel_noise") == "additive" else "trainset"
+    folder = "trainset-additive" if FORM_ARMS[arm].get("voxel_noise") == "additive" else "trainset"
     return {"trainsets": [f"results/{folder}/{model}.npz" for model in TRAIN_BRAINS]}

@@ -1,28 +1,7 @@
-# Beyond the paper: which implementation choices of the paper-form networks matter (qmri.bench.forms, qmri.paper.fidelity). Each arm
-# trains the T1 Monte Carlo protocol's RIM and ResNet with one difference from the authors' code set as theirs, or
-# all of them; `snakemake forms` scores every arm (config `forms.enabled` puts the table in the report).
-
-
-rule form_trainset:
-    input:
-        labels="results/brains/{model}.nii.gz",
-        meta="results/brains/{model}.json",
-    output:
-        "results/trainset-additive/{model}.npz",
-    params:
-        settings={**config["trainset"], "voxel_noise": "additive"},
-        seed=config["seed"],
-    log:
-        "logs/trainset-additive/{model}.log",
-    benchmark:
-        "benchmarks/trainset-additive/{model}.tsv"
-    resources:
-        mem_mb=8000,
-        runtime=30,
-    conda:
-        "../../envs/qmri.yaml"
-    script:
-        "../scripts/trainset.py"
+# Beyond the paper: which implementation choices of the paper-form networks matter (qmri.bench.forms,
+# qmri.paper.fidelity). Each arm trains the T1 Monte Carlo protocol's RIM and ResNet with one difference from the
+# authors' code set as theirs, or all of them (an arm with their voxel noise trains on results/trainset-additive/);
+# `snakemake forms` scores every arm (config `forms.enabled` puts the table in the report).
 
 
 rule form_train:

@@ -13,7 +13,8 @@ rule report:
         invivo_real=expand("results/invivo_real/{real}.npz", real=REAL_INVIVO),
         generalisation="results/generalisation/generalisation.csv",
         figures=ALL_FIGURES,
-        models=expand("results/models/{method}/{protocol}.pt", method=METHODS + list(REPLICATES), protocol=PROTOCOLS),
+        models=expand("results/models/{method}/{protocol}.pt", method=METHODS + list(REPLICATES),
+                      protocol=PROTOCOLS),
         budget="studies/rim-budget/quality.csv",
         # the implementation study, where config forms.enabled
         **({"forms": "results/forms/forms.csv"} if config.get("forms", {}).get("enabled") else {}),

@@ -1,16 +1,22 @@
+# The run's training patches (results/trainset/) and, for the implementation study, the same patches drawn with
+# the authors' additive voxel noise (results/trainset-additive/).
+
+
 rule trainset:
     input:
         labels="results/brains/{model}.nii.gz",
         meta="results/brains/{model}.json",
     output:
-        "results/trainset/{model}.npz",
+        "results/{folder}/{model}.npz",
+    wildcard_constraints:
+        folder="|".join(TRAINSET_FOLDERS),
     params:
-        settings=config["trainset"],
+        settings=lambda w: config["trainset"] | TRAINSET_FOLDERS[w.folder],
         seed=config["seed"],
     log:
-        "logs/trainset/{model}.log",
+        "logs/{folder}/{model}.log",
     benchmark:
-        "benchmarks/trainset/{model}.tsv"
+        "benchmarks/{folder}/{model}.tsv"
     resources:
         mem_mb=8000,
         runtime=30,

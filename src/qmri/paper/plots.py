@@ -15,11 +15,7 @@ import pandas as pd  # noqa: E402
 from qmri.data.io import atomic_path  # noqa: E402
 from qmri.paper.blurriness import regions  # noqa: E402
 from qmri.paper.metrics import coefficient_of_variation, outliers  # noqa: E402
-from qmri.paper.naming import (  # noqa: E402
-    METHOD_COLOURS,
-    METHOD_NAMES,
-    replicate_of,  # noqa: E402
-)
+from qmri.paper.naming import METHOD_COLOURS, METHOD_NAMES, replicate_of  # noqa: E402
 from qmri.simulation import tissues as T  # noqa: E402
 
 

@@ -35,13 +35,9 @@ def physical_mse(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.
                  weights: torch.Tensor | None = None, *, model: SignalModel) -> torch.Tensor:
     """Return the authors' loss: mean over outputs of the MSE over every pixel and channel in A / s, B and T in
     seconds (estimates and target given in network units; ``mask`` and ``weights`` are not read)."""
-    ones = target.new_ones((1, 1, 1, 1))
-
-    def physical(x: torch.Tensor) -> torch.Tensor:
-        return scaling.to_units(scaling.from_network(x.float(), model, ones), model, ones, "physical")
-
-    goal = physical(target)
-    return sum(((physical(o) - goal) ** 2).mean() for o in outputs) / len(outputs)
+    goal = scaling.convert(target, model, "network", "physical")
+    return sum(((scaling.convert(o.float(), model, "network", "physical") - goal) ** 2).mean()
+               for o in outputs) / len(outputs)
 
 
 def loss_function(form: NetworkForm, model: SignalModel) -> Callable:

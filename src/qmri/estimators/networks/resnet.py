@@ -70,10 +70,7 @@ class ResNet(nn.Module):
         if signal_net.shape[1] != self.n_images:
             raise ValueError(f"this ResNet takes {self.n_images} images, got {signal_net.shape[1]}")
         out = self.head(self.blocks(self.stem(signal_net)))
-        if self.form.units == "network":
-            return out
-        ones = torch.ones_like(out[:, :1, :1, :1])
-        return scaling.to_network(scaling.from_units(out.abs(), self.model, ones, "physical"), self.model, ones)
+        return out if self.form.units == "network" else scaling.convert(out.abs(), self.model, "physical", "network")
 
 
 def resampling_matrix(tau_from: list[float], tau_to: list[float]) -> torch.Tensor:

@@ -158,13 +158,6 @@ class RIM(nn.Module):
         return scaling.to_units(self.model.initial_guess(signal_net), self.model,
                                 torch.ones_like(signal_net[:, :1, :1, :1]), self.form.units)
 
-    def in_network_units(self, kappa_own: torch.Tensor) -> torch.Tensor:
-        """Return an estimate in the form's units in network units (images already divided by s)."""
-        if self.form.units == "network":
-            return kappa_own
-        ones = torch.ones_like(kappa_own[:, :1, :1, :1])
-        return scaling.to_network(scaling.from_units(kappa_own, self.model, ones, "physical"), self.model, ones)
-
     def forward(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor | None = None
                 ) -> list[torch.Tensor]:
         """Return the J estimates ``[kappa_1 ... kappa_J]`` in network units for normalised images. In physical
@@ -202,7 +195,7 @@ class RIM(nn.Module):
             kappa = kappa + delta.to(kappa.dtype)
             if self.form.units == "physical":
                 kappa = kappa.abs()
-            estimates.append(self.in_network_units(kappa))
+            estimates.append(scaling.convert(kappa, self.model, self.form.units, "network"))
         return estimates
 
 

@@ -71,20 +71,30 @@ def physical_per_network(kappa: torch.Tensor, model: SignalModel) -> torch.Tenso
                       for q, kind in enumerate(_kind(model))], dim=1)
 
 
+def _per_second_unit(kappa: torch.Tensor, model: SignalModel, s: torch.Tensor) -> torch.Tensor:
+    """Return the physical value of one of the authors' units per channel, broadcast like ``kappa``: ``s`` for A,
+    1 for B and 1000 ms for times."""
+    ones = torch.ones_like(kappa[:, :1])
+    return torch.cat([ones * s if kind == "amplitude" else ones * TIME_UNIT_MS if kind == "time" else ones
+                      for kind in _kind(model)], dim=1)
+
+
 def to_units(kappa: torch.Tensor, model: SignalModel, s: torch.Tensor, units: str = "network") -> torch.Tensor:
     """Return kappa in ``units``: "network" (``to_network``) or "physical" (A / s, B, T in seconds)."""
-    if units == "network":
-        return to_network(kappa, model, s)
-    return torch.cat([kappa[:, q:q + 1] / s if kind == "amplitude" else kappa[:, q:q + 1] / TIME_UNIT_MS
-                      if kind == "time" else kappa[:, q:q + 1] for q, kind in enumerate(_kind(model))], dim=1)
+    return to_network(kappa, model, s) if units == "network" else kappa / _per_second_unit(kappa, model, s)
 
 
 def from_units(x: torch.Tensor, model: SignalModel, s: torch.Tensor, units: str = "network") -> torch.Tensor:
     """Return kappa in physical units (A in the image's units, times in ms) from ``units`` (``to_units``)."""
-    if units == "network":
-        return from_network(x, model, s)
-    return torch.cat([x[:, q:q + 1] * s if kind == "amplitude" else x[:, q:q + 1] * TIME_UNIT_MS
-                      if kind == "time" else x[:, q:q + 1] for q, kind in enumerate(_kind(model))], dim=1)
+    return from_network(x, model, s) if units == "network" else x * _per_second_unit(x, model, s)
+
+
+def convert(x: torch.Tensor, model: SignalModel, source: str, target: str) -> torch.Tensor:
+    """Return ``x`` (images already divided by s) from ``source`` units in ``target`` units (``to_units``)."""
+    if source == target:
+        return x
+    ones = torch.ones_like(x[:, :1, :1, :1])
+    return to_units(from_units(x, model, ones, source), model, ones, target)
 
 
 def physical_per_unit(kappa: torch.Tensor, model: SignalModel, units: str = "network") -> torch.Tensor:
@@ -92,5 +102,4 @@ def physical_per_unit(kappa: torch.Tensor, model: SignalModel, units: str = "net
     1 for A and B and 1000 ms per second for times."""
     if units == "network":
         return physical_per_network(kappa, model)
-    return torch.cat([torch.full_like(kappa[:, q:q + 1], TIME_UNIT_MS if kind == "time" else 1.0)
-                      for q, kind in enumerate(_kind(model))], dim=1)
+    return _per_second_unit(kappa, model, torch.ones_like(kappa[:, :1, :1, :1]))
