@@ -129,7 +129,7 @@ def test_a_training_start_must_be_another_protocol_of_the_task_trained_from_scra
 
 def test_the_implementation_study_has_an_arm_per_difference_and_the_authors_variant():
     from qmri.estimators.networks.form import OPTIONS
-    from qmri.pipeline.plan import form_arms, form_networks, form_settings
+    from qmri.pipeline.plan import form_arms, form_networks, form_settings, form_voxel_noise
 
     study = Study.load(REPO / "config.yaml")
     arms = form_arms()
@@ -137,7 +137,28 @@ def test_the_implementation_study_has_an_arm_per_difference_and_the_authors_vari
     assert form_networks("batchnorm") == ("resnet",) and form_networks("gradient") == ("rim",)
     assert form_networks("units") == ("rim", "resnet")
     base, _ = training_plan(study.config, "rim", "t1-31")
-    assert form_settings(study.config, "init", "rim") == base | {"form": {"init": "torch"}}
+    assert base["variant"] == "authors"  # the run's paper-form networks; the study's arms start from ours
+    ours = base | {"variant": "ours", "form": {}}
+    assert form_settings(study.config, "ours", "rim") == ours
+    assert form_settings(study.config, "init", "rim") == ours | {"form": {"init": "torch"}}
     assert form_settings(study.config, "authors", "resnet") == training_plan(study.config, "resnet", "t1-31")[0] | {
-        "variant": "authors", "precision": "float32"}
+        "variant": "authors", "form": {}, "precision": "float32"}
     assert "voxel_noise" not in form_settings(study.config, "voxel_noise", "rim")  # the training set's, not the net's
+    assert form_voxel_noise("voxel_noise") == form_voxel_noise("authors") == "additive"
+    assert form_voxel_noise("init") == "multiplicative"
+
+
+def test_an_arm_in_the_runs_own_form_scores_the_runs_model_instead_of_training_it_again():
+    from qmri.pipeline.plan import form_is_run
+
+    config = Study.load(REPO / "config.yaml").config
+    assert not any(form_is_run(config, arm, "rim") for arm in ("ours", "init", "authors"))  # the run: bfloat16
+    as_authors = {**config, "training": {**config["training"], "rim": {**config["training"]["rim"],
+                                                                        "precision": "float32"}}}
+    assert form_is_run(as_authors, "authors", "rim") and not form_is_run(as_authors, "authors", "resnet")
+    ours = {**config, "trainset": {**config["trainset"], "voxel_noise": "multiplicative"},
+            "training": {**config["training"], "rim": {**config["training"]["rim"], "variant": "ours"}}}
+    assert form_is_run(ours, "ours", "rim") and not form_is_run(ours, "voxel_noise", "rim")
+    with_switch = {**ours, "training": {**ours["training"], "rim": {**ours["training"]["rim"],
+                                                                    "form": {"init": "torch"}}}}
+    assert form_is_run(with_switch, "init", "rim") and not form_is_run(with_switch, "ours", "rim")

@@ -14,8 +14,10 @@ from qmri.pipeline.plan import (
     dataset_protocol_name,
     estimator_name,
     form_arms,
+    form_is_run,
     form_networks,
     form_settings,
+    form_voxel_noise,
     methods,
     our_weights,
     replicate_methods,
@@ -281,16 +283,21 @@ def fit_inputs(wildcards):
 
 
 def form_weights(arm):
-    """``{method: checkpoint}`` of an arm's networks; ours are the run's own models of the protocol."""
-    return {method: (f"results/models/{method}/{FORM_PROTOCOL}.pt" if arm == "ours" else
+    """``{method: checkpoint}`` of an arm's networks: the run's own model of the protocol where the arm is the run's
+    form (``form_is_run``), else the arm's."""
+    return {method: (f"results/models/{method}/{FORM_PROTOCOL}.pt" if form_is_run(config, arm, method) else
                      f"results/forms/{arm}/{method}.pt") for method in form_networks(arm)}
 
 
-#: the training sets' folders: the run's, and patches with the authors' additive voxel noise (``form_trainsets``)
-TRAINSET_FOLDERS = {"trainset": {}, "trainset-additive": {"voxel_noise": "additive"}}
+#: the run's voxel noise of its training patches (``trainset.voxel_noise``)
+RUN_VOXEL_NOISE = config["trainset"].get("voxel_noise", "multiplicative")
+#: the training sets' folders: the run's, and patches with the other voxel noise for the implementation study
+TRAINSET_FOLDERS = {"trainset": {}} | {f"trainset-{kind}": {"voxel_noise": kind}
+                                       for kind in ("multiplicative", "additive") if kind != RUN_VOXEL_NOISE}
 
 
 def form_trainsets(arm):
-    """The training sets of an arm: the run's, or patches with the authors' voxel noise."""
-    folder = "trainset-additive" if FORM_ARMS[arm].get("voxel_noise") == "additive" else "trainset"
+    """The training sets of an arm: the run's, or patches with the arm's other voxel noise."""
+    kind = form_voxel_noise(arm)
+    folder = "trainset" if kind == RUN_VOXEL_NOISE else f"trainset-{kind}"
     return {"trainsets": [f"results/{folder}/{model}.npz" for model in TRAIN_BRAINS]}

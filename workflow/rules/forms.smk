@@ -1,6 +1,7 @@
 # Beyond the paper: which implementation choices of the paper-form networks matter (qmri.bench.forms,
 # qmri.paper.fidelity). Each arm trains the T1 Monte Carlo protocol's RIM and ResNet with one difference from the
-# authors' code set as theirs, or all of them (an arm with their voxel noise trains on results/trainset-additive/);
+# authors' code set as theirs, or all of them (an arm whose voxel noise is not the run's trains on
+# results/trainset-<kind>/; an arm that is the run's form scores the run's own model);
 # `snakemake forms` scores every arm (config `forms.enabled` puts the table in the report).
 
 
@@ -11,7 +12,7 @@ rule form_train:
         model="results/forms/{arm}/{method}.pt",
         csv="results/forms/{arm}/{method}.csv",
     wildcard_constraints:
-        arm="|".join(a for a in FORM_ARMS if a != "ours"),
+        arm="|".join(FORM_ARMS),
     params:
         settings=lambda w: form_settings(config, w.arm, w.method),
         network=lambda w: w.method,
@@ -19,7 +20,8 @@ rule form_train:
         task="t1",
         tau_ms=PROTOCOLS[FORM_PROTOCOL]["tau_ms"],
         seed=config["seed"],
-        config=lambda w: {"arm": w.arm, "changes": FORM_ARMS[w.arm], "trainset": config["trainset"]},
+        config=lambda w: {"arm": w.arm, "changes": FORM_ARMS[w.arm],
+                          "trainset": config["trainset"] | {"voxel_noise": form_voxel_noise(w.arm)}},
     log:
         "logs/forms/{arm}/{method}.log",
     benchmark:

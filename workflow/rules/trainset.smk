@@ -1,5 +1,5 @@
 # The run's training patches (results/trainset/) and, for the implementation study, the same patches drawn with
-# the authors' additive voxel noise (results/trainset-additive/).
+# the other voxel noise (results/trainset-multiplicative/ or results/trainset-additive/).
 
 
 rule trainset:

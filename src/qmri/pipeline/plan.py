@@ -126,8 +126,25 @@ def form_networks(arm: str) -> tuple[str, ...]:
 
 
 def form_settings(config: dict, arm: str, method: str) -> dict:
-    """Return the training settings of ``method`` in ``arm``: the run's for the T1 Monte Carlo protocol with the
-    arm's ``variant``, ``form`` and ``precision`` over them (its ``voxel_noise`` is the training set's)."""
+    """Return the training settings of ``method`` in ``arm``: the run's for the T1 Monte Carlo protocol in our form
+    (variant ``ours``, no single switches) with the arm's ``variant``, ``form`` and ``precision`` over them (its
+    ``voxel_noise`` is the training set's: ``form_voxel_noise``)."""
     settings, _ = training_plan(config, method, config["montecarlo"]["protocols"]["t1"])
     changes = form_arms()[arm]
-    return settings | {k: v for k, v in changes.items() if k in ("variant", "form", "precision")}
+    return settings | {"variant": "ours", "form": {}} | {k: v for k, v in changes.items()
+                                                         if k in ("variant", "form", "precision")}
+
+
+def form_voxel_noise(arm: str) -> str:
+    """Return the voxel noise of an arm's training patches: the authors' ``additive`` or our ``multiplicative``."""
+    return form_arms()[arm].get("voxel_noise", "multiplicative")
+
+
+def form_is_run(config: dict, arm: str, method: str) -> bool:
+    """Whether an arm's ``method`` is the run's own network of the T1 Monte Carlo protocol (same settings, same
+    training patches), so that the study scores the run's model instead of training it again."""
+    settings, start = training_plan(config, method, config["montecarlo"]["protocols"]["t1"])
+    run = {"variant": "ours"} | settings
+    run["form"] = dict(run.get("form") or {})
+    return (start is None and run == form_settings(config, arm, method)
+            and form_voxel_noise(arm) == config["trainset"].get("voxel_noise", "multiplicative"))
