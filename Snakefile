@@ -24,6 +24,8 @@ include: "workflow/rules/invivo.smk"
 include: "workflow/rules/phantom.smk"
 include: "workflow/rules/timing.smk"
 include: "workflow/rules/forms.smk"
+include: "workflow/rules/budget.smk"
+include: "workflow/rules/arim.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 

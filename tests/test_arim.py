@@ -1,5 +1,6 @@
 """Our any-protocol RIM (``arim``): training data, the pooled start, the pooled cell, packaged weights."""
 
+import json
 import math
 
 import nibabel as nib
@@ -176,3 +177,31 @@ def test_cli_fits_with_packaged_arim_and_no_weights(tmp_path):
     truth = phantom_t2()
     inside = truth > 0
     assert np.median(np.abs(t2[inside] / truth[inside] - 1)) < 0.05
+
+
+def test_shipping_copies_the_weights_with_a_card_of_their_revision_and_quality_and_refuses_dirty_source(tmp_path):
+    import pandas as pd
+
+    from qmri.estimators.networks import packaged_weights
+    from qmri.training.cards import ship
+
+    meta = torch.load(packaged_weights("t1"), weights_only=True)
+    trained = tmp_path / "t1.pt"
+    torch.save(meta | {"git_revision": "0" * 40}, trained)
+    quality = pd.DataFrame({"subject": [0, 0, 1, 1], "method": ["arim", "mle"] * 2, "abs_rb": [2.0, 1.0, 4.0, 1.5],
+                            "cv": [3.0, 4.0, 5.0, 4.5], "b_estimate": [1.8, 1.85, 1.7, 1.9], "b": [1.82, 1.82, 1.9, 1.9]})
+    phantoms = pd.DataFrame({"dataset": ["hp-t1", "hp-t1", "hp-t2"], "method": ["arim", "mle", "arim"],
+                             "mean_abs_rb_pct": [2.0, 1.0, 3.0], "mean_cv_pct": [4.0, 2.0, 5.0]})
+    card = ship(trained, tmp_path / "weights" / "arim-t1.pt", quality, phantoms)
+    assert torch.load(tmp_path / "weights" / "arim-t1.pt", weights_only=True)["git_revision"] == "0" * 40
+    written = json.loads((tmp_path / "weights" / "arim-t1.json").read_text())
+    assert written == json.loads(json.dumps(card)) and card["git_revision"] == "0" * 40
+    assert card["iterations"] == meta["iterations"]
+    assert card["measured"]["bench_quality"]["mean_abs_rb_pct"] == {"arim": 3.0, "mle": 1.25}
+    assert card["measured"]["bench_quality"]["subjects_cv_below_mle"] == 1
+    assert card["measured"]["bench_quality"]["max_abs_b_error"] == pytest.approx(0.2)
+    assert list(card["measured"])[1:] == ["phantom hp-t1, in-range spheres"]  # the T1 model's datasets only
+    torch.save(meta | {"git_revision": "0" * 40 + "+dirty"}, trained)
+    with pytest.raises(QmriError, match="uncommitted|commit, train again"):
+        ship(trained, tmp_path / "again.pt")
+    assert not (tmp_path / "again.pt").exists()

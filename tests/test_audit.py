@@ -552,3 +552,14 @@ def test_a_repeated_statement_is_judged_on_its_own_clause_and_counted_apart():
     statements = distinct_statements()
     assert len(statements) < len([c for c in CLAIMS if not c.is_repeat]) < len(CLAIMS)
     assert all(not c.is_repeat for group in statements for c in group)
+
+
+def test_a_run_with_the_budget_study_names_its_measure_where_the_rim_misses_the_phantoms_bias():
+    from qmri.paper.audit.judges import budget_cause
+
+    budget = pd.DataFrame({"arm": ["1000 iterations", "1000 iterations", "3000 iterations"],
+                           "method": ["rim", "resnet", "rim"], "hp_t1_abs_rb_pct": [14.61, None, 16.17]})
+    assert budget_cause(Evidence()) == ""
+    assert budget_cause(Evidence(budget=budget)) == ("the paper-form RIM's HP_T1 in-range |RB| is 14.6 / 16.2 % at "
+                                                    "1000 / 3000 training iterations (the budget study; the paper: "
+                                                    "1.34 %)")

@@ -202,3 +202,15 @@ def test_more_seeds_train_every_network_again_and_run_every_experiment_on_it(wor
     fine_tune = next(block for block in text.split("\n\n") if "output: results/models/rim@seed2/t1-23.pt" in block)
     assert "results/models/rim@seed2/t1-31.pt" in fine_tune  # a replicate fine-tunes from its own seed's model
     assert "results/fits/invivo/iv-t1/rim@seed2-t1-23.npz" in text  # fig. 9's other RIMs, of each seed
+
+
+def test_the_arim_target_trains_scores_and_ships_both_packaged_models(workdir):
+    plan = snakemake(workdir, "arim", "-n", "--forceall")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    text = plan.stdout + plan.stderr
+    counts = {line.split()[0]: int(line.split()[1]) for line in text.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts["arim_train"] == 2 and counts["arim_ship"] == 2 and counts["arim_quality"] == 1
+    assert "output: src/qmri/estimators/networks/weights/arim-t1.pt" in text
+    # the brain share as the packaged models had it: multiplicative voxel noise, not the run's additive one
+    assert "results/trainset-multiplicative/mni152.npz" in text

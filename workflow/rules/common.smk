@@ -296,8 +296,32 @@ TRAINSET_FOLDERS = {"trainset": {}} | {f"trainset-{kind}": {"voxel_noise": kind}
                                        for kind in ("multiplicative", "additive") if kind != RUN_VOXEL_NOISE}
 
 
-def form_trainsets(arm):
-    """The training sets of an arm: the run's, or patches with the arm's other voxel noise."""
-    kind = form_voxel_noise(arm)
-    folder = "trainset" if kind == RUN_VOXEL_NOISE else f"trainset-{kind}"
+def trainsets(voxel_noise):
+    """The training sets of the run's training brains drawn with ``voxel_noise``: the run's own, or those of the
+    other voxel noise (an arm of the implementation study, our aRIM's brain share)."""
+    folder = "trainset" if voxel_noise == RUN_VOXEL_NOISE else f"trainset-{voxel_noise}"
     return {"trainsets": [f"results/{folder}/{model}.npz" for model in TRAIN_BRAINS]}
+
+
+def budget_settings(method, iterations):
+    """The training settings of ``method`` in the budget study: the run's for the T1 Monte Carlo protocol with
+    ``iterations``."""
+    return training_plan(config, method, FORM_PROTOCOL)[0] | {"iterations": iterations}
+
+
+def budget_weights(iterations):
+    """``{method: checkpoint}`` of the budget study at ``iterations``: the run's own models at the run's budget."""
+    return {method: (f"results/models/{method}/{FORM_PROTOCOL}.pt"
+                     if budget_settings(method, iterations) == training_plan(config, method, FORM_PROTOCOL)[0]
+                     else f"results/budget/{iterations}/{method}.pt") for method in NETWORKS}
+
+
+#: where the package's weights live in the source tree (``qmri.estimators.networks.packaged_weights``)
+PACKAGED_WEIGHTS = "src/qmri/estimators/networks/weights"
+
+
+def arim_settings(task):
+    """The training settings of our aRIM for ``task`` (config ``arim``)."""
+    spec = config["arim"]
+    return {"iterations": spec["iterations"][task], "batch_size": spec["batch_size"],
+            "checkpoint_every": spec["checkpoint_every"]}

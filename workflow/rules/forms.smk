@@ -7,7 +7,7 @@
 
 rule form_train:
     input:
-        unpack(lambda w: form_trainsets(w.arm)),
+        unpack(lambda w: trainsets(form_voxel_noise(w.arm))),
     output:
         model="results/forms/{arm}/{method}.pt",
         csv="results/forms/{arm}/{method}.csv",
@@ -46,6 +46,7 @@ rule form_score:
         arm="|".join(["mle", *FORM_ARMS]),
     params:
         study=study("montecarlo", "phantom"),
+        arm=lambda w: w.arm,
     log:
         "logs/forms/{arm}/score.log",
     benchmark:
@@ -57,7 +58,7 @@ rule form_score:
     conda:
         "../../envs/qmri.yaml"
     script:
-        "../scripts/form_score.py"
+        "../scripts/score_networks.py"
 
 
 rule forms:
@@ -73,4 +74,4 @@ rule forms:
     conda:
         "../../envs/qmri.yaml"
     script:
-        "../scripts/forms_table.py"
+        "../scripts/gather_scores.py"

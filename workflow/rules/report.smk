@@ -15,9 +15,9 @@ rule report:
         figures=ALL_FIGURES,
         models=expand("results/models/{method}/{protocol}.pt", method=METHODS + list(REPLICATES),
                       protocol=PROTOCOLS),
-        budget="studies/rim-budget/quality.csv",
-        # the implementation study, where config forms.enabled
-        **({"forms": "results/forms/forms.csv"} if config.get("forms", {}).get("enabled") else {}),
+        # the studies beyond the paper, where config forms.enabled and budget.enabled
+        **({"forms": "results/forms/forms.csv"} if config["forms"]["enabled"] else {}),
+        **({"budget": "results/budget/budget.csv"} if config["budget"]["enabled"] else {}),
     output:
         report(
             "results/report/reproduction.md",

@@ -214,24 +214,15 @@ def training_table(metas: list[dict]) -> pd.DataFrame:
                           "git revision": m["git_revision"][:12]} for m in metas]).set_index("model")
 
 
-#: the budget study's columns shown in the report (``studies/rim-budget/quality.csv``), percent
-BUDGET_COLUMNS = {"iterations": "iterations", "trained_on": "trained on",
-                  "rim_mean_abs_rb_pct": "RIM mean |RB|, 8 subjects", "rim_mean_cv_pct": "RIM mean CV",
-                  "mle_mean_abs_rb_pct": "MLE mean |RB|", "mle_mean_cv_pct": "MLE mean CV",
-                  "patch_b_slope": "per-patch B slope vs truth (MLE 0.84)",
-                  "hp_t1_rim_abs_rb_pct": "RIM HP_T1 in-range |RB|", "hp_t1_mle_abs_rb_pct": "MLE HP_T1 |RB|",
-                  "ablation_t1_pct": "T1 change without gradient", "ablation_b_pct": "B change without gradient"}
-
-
 def render(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], headline: pd.DataFrame, context: dict[str, str],
            figures: list[str], config: dict, models: pd.DataFrame, ours: pd.DataFrame | None = None,
-           budget: pd.DataFrame | None = None, tables: dict[str, pd.DataFrame] | None = None,
+           tables: dict[str, pd.DataFrame] | None = None,
            run: RunData | None = None, real: dict[str, Verdict] | None = None, seeds: int = 1,
            unstable: dict[str, list[str]] | None = None) -> str:
     """Return the report as Markdown: the counts, the summary, how the audit judges, the register with its
     verdicts (and second verdicts on real phantom scans, ``real``), the headline, the models, ``tables`` (title ->
-    table: volunteers, generalisation, run cost, ...), ours (``ours_table``) and the budget study
-    (``studies/rim-budget/quality.csv``) beyond the paper, every figure and the run's ``config``; ``figures`` are
+    table: volunteers, generalisation, the studies beyond the paper, run cost, ...), ours (``ours_table``), every
+    figure and the run's ``config``; ``figures`` are
     paths relative to the report; ``run`` names the data each row is judged on; ``unstable``: the rows whose
     verdict differs between the ``seeds`` the networks were trained with."""
     by_name = {f.rsplit("/", 1)[-1].removesuffix(".png"): f for f in figures}
@@ -246,14 +237,6 @@ def render(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], headline: pd
               headline.to_markdown(floatfmt=".2f"), "", "## Trained models", "", models.to_markdown(disable_numparse=True), ""]
     for title, table in (tables or {}).items():
         lines += [f"## {title}", "", table.reset_index().to_markdown(index=False, floatfmt=".2f"), ""]
-    if budget is not None:
-        lines += ["## Beyond the paper: is it the training budget?", "",
-                  "The paper-form RIM for the Monte Carlo T1 protocol trained to 10,000 iterations (one run, scored at "
-                  "1k, 3k and 10k; `qmri bench quality`, eight unseen subjects, SNR 10; `studies/rim-budget/`):", "",
-                  budget[list(BUDGET_COLUMNS)].rename(columns=BUDGET_COLUMNS).to_markdown(index=False, floatfmt=".2f"),
-                  "",
-                  "More iterations fit the training distribution better (the loss falls) but B does not follow the "
-                  "truth and the bias over subjects stays: the gap to the paper is not the budget.", ""]
     if ours is not None:
         lines += ["## Beyond the paper: our any-protocol RIM (aRIM)", "",
                   "One model per task for every protocol, trained on structure-agnostic maps over the physical range, "

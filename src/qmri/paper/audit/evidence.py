@@ -103,6 +103,8 @@ class Evidence:
     generalisation: pd.DataFrame | None = None
     #: what the run's data are (stand-ins, fine-tuned models)
     run: RunData = field(default_factory=RunData)
+    #: the budget study's scores (``qmri.bench.forms.score``, one row per arm and network), where the run has it
+    budget: pd.DataFrame | None = None
 
     def need(self, name: str, key: str | None = None):
         """Return field ``name`` (or its entry ``key``), raising ``NotChecked`` when this run has none."""
@@ -155,9 +157,11 @@ def _paper_arrays(path: str | os.PathLike, seed: int = 1) -> dict[str, np.ndarra
 
 
 def load(montecarlo: dict[str, str], blurriness: str, timing: str, phantoms: list[str], sharpness: str,
-         invivo: list[str], generalisation: str, run: RunData | None = None, seed: int = 1) -> Evidence:
+         invivo: list[str], generalisation: str, run: RunData | None = None, seed: int = 1,
+         budget: str | None = None) -> Evidence:
     """Return the evidence of a run from its files (paths as the pipeline writes them) and what its data are; the
-    paper's networks are those trained with seed ``seed`` (1: the run's own; k: the ``@seed<k>`` replicates).
+    paper's networks are those trained with seed ``seed`` (1: the run's own; k: the ``@seed<k>`` replicates);
+    ``budget``: the budget study's table, where the run has it.
     Timing is the run's own: a network's seconds do not depend on its weights."""
     return Evidence(
         montecarlo={task: _paper_rows(pd.read_csv(path), seed) for task, path in montecarlo.items()},
@@ -167,5 +171,6 @@ def load(montecarlo: dict[str, str], blurriness: str, timing: str, phantoms: lis
         sharpness=_paper_rows(pd.read_csv(sharpness), seed),
         invivo={Path(p).stem: _paper_arrays(p, seed) for p in invivo},
         generalisation=_paper_rows(pd.read_csv(generalisation), seed, "model"),
+        budget=pd.read_csv(budget) if budget else None,
         run=run or RunData(),
     )

@@ -519,21 +519,33 @@ def _per_sphere(ev: Evidence, name: str, metric: str) -> pd.DataFrame:
     return inside.pivot(index="sphere", columns="method", values="pixel_abs_mean")
 
 
+def budget_cause(ev: Evidence) -> str:
+    """Return what the run's budget study measured of the paper-form RIM on HP_T1 (its in-range |RB| at each
+    budget), or "" where the run has no budget study."""
+    if ev.budget is None:
+        return ""
+    rim = ev.budget[ev.budget["method"] == "rim"]
+    return (f"the paper-form RIM's HP_T1 in-range |RB| is {' / '.join(f'{v:.1f}' for v in rim['hp_t1_abs_rb_pct'])} % "
+            f"at {' / '.join(a.removesuffix(' iterations') for a in rim['arm'])} training iterations (the budget "
+            "study; the paper: 1.34 %)")
+
+
 def _with_cause(kind: str | bool, ours: str, cause: str, rim_worse: bool) -> Verdict:
     """Return the verdict, with the measured ``cause`` attached only where it explains it (the RIM is worse)."""
     verdict = Verdict(kind, ours)
     return Verdict(verdict.kind, ours, cause if cause and verdict.kind == DISAGREES and rim_worse else "")
 
 
-def phantom_rim_lowest(ev: Evidence, metric: str, cause: str = "") -> Verdict:
+def phantom_rim_lowest(ev: Evidence, metric: str) -> Verdict:
     """The RIM's mean over HP_T1's in-range spheres below the MLE's and the ResNet's (a reversal counts against
     the words when a paired t-test over the spheres shows it)."""
     values, spheres = _averages(ev, "HP_T1")[metric], _per_sphere(ev, "HP_T1", metric)
     kind = all_of(OUTCOME[_lower_paired((spheres["rim"] - spheres[m]).to_numpy())] for m in ("mle", "resnet"))
-    return _with_cause(kind, _names(values.to_dict()), cause, values["rim"] > values.drop("rim").min())
+    return _with_cause(kind, _names(values.to_dict()), budget_cause(ev) if metric == "rb" else "",
+                       values["rim"] > values.drop("rim").min())
 
 
-def phantom_values(ev: Evidence, metric: str, paper: dict[str, float], cause: str = "") -> Verdict:
+def phantom_values(ev: Evidence, metric: str, paper: dict[str, float]) -> Verdict:
     """The paper's HP_T1 averages, every method within the band (at least ``FLOOR_POINTS`` wide); a digital
     phantom has neither the scanner's systematic errors nor the paper's noise level, so it cannot answer."""
     values = _averages(ev, "HP_T1")[metric]
@@ -543,7 +555,7 @@ def phantom_values(ev: Evidence, metric: str, paper: dict[str, float], cause: st
                             "(presets/real-phantom.yaml)")
     inside = [m for m in paper if C.in_band(values[m], paper[m], floor=FLOOR_POINTS)]
     return _with_cause(len(inside) == len(paper), _names(values.to_dict()) + f"; {len(inside)} of {len(paper)} in "
-                       "band", cause, values["rim"] > paper["rim"])
+                       "band", budget_cause(ev) if metric == "rb" else "", values["rim"] > paper["rim"])
 
 
 def phantom_t2_larger(ev: Evidence) -> Verdict:
@@ -554,7 +566,7 @@ def phantom_t2_larger(ev: Evidence) -> Verdict:
     return Verdict(len(larger) == len(t1), "; ".join(f"{METHOD_NAMES[m]} {t1[m]:.2f}% -> {t2[m]:.2f}%" for m in t1.index))
 
 
-def phantoms_rim_lowest_bias(ev: Evidence, cause: str = "") -> Verdict:
+def phantoms_rim_lowest_bias(ev: Evidence) -> Verdict:
     """"The RIM has the lowest Relative Bias among the evaluated methods" (phantom experiments): HP_T1 and HP_T2,
     a reversal counting against the words when a paired t-test over the spheres shows it."""
     kinds, words, worse = [], [], False
@@ -563,7 +575,7 @@ def phantoms_rim_lowest_bias(ev: Evidence, cause: str = "") -> Verdict:
         kinds += [OUTCOME[_lower_paired((spheres["rim"] - spheres[m]).to_numpy())] for m in ("mle", "resnet")]
         words.append(f"{name}: {_names(values.to_dict())}")
         worse |= bool(values["rim"] > values.drop("rim").min())
-    return _with_cause(all_of(kinds), "; ".join(words), cause, worse)
+    return _with_cause(all_of(kinds), "; ".join(words), budget_cause(ev), worse)
 
 
 def phantoms_resnet_significantly_worse(ev: Evidence) -> Verdict:

@@ -1,4 +1,5 @@
-"""Score one arm of the implementation study (its networks), or the MLE beside them (``qmri.bench.forms.score``)."""
+"""Score one arm of a study of the paper-form networks (the implementation study's, the budget study's), or the MLE
+beside them (``qmri.bench.forms.score``)."""
 
 from qmri.bench.forms import score
 from qmri.pipeline.rulejob import rule_job
@@ -6,7 +7,7 @@ from qmri.pipeline.study import Study, write_table
 from qmri.simulation.brains import load_brain_model
 
 with rule_job(snakemake) as log:
-    inp, arm = snakemake.input, snakemake.wildcards.arm
+    inp, arm = snakemake.input, snakemake.params.arm
     methods = {"mle": None} if arm == "mle" else {m: inp[m] for m in ("rim", "resnet") if m in inp.keys()}
     table = score(Study(snakemake.params.study), methods, load_brain_model(inp.labels, inp.meta))
     table.insert(0, "arm", arm)

@@ -1,4 +1,4 @@
-"""Gather the implementation study's scores into one table (results/forms/forms.csv)."""
+"""Gather the scores of a study's arms into one table (results/forms/forms.csv, results/budget/budget.csv)."""
 
 import pandas as pd
 

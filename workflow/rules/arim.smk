@@ -1,0 +1,101 @@
+# Beyond the paper: our any-protocol RIM (aRIM) trained and shipped as the package holds it (`snakemake arim`):
+# one model per task trained on structure-agnostic maps and the brain share of the run's training brains, scored
+# on eight unseen subjects (T1) and the phantoms, then copied with its model card into
+# src/qmri/estimators/networks/weights/ (commit them).
+
+
+rule arim_train:
+    input:
+        unpack(lambda w: trainsets(config["arim"]["voxel_noise"])),
+    output:
+        model="results/arim/{task}.pt",
+        csv="results/arim/{task}.csv",
+    wildcard_constraints:
+        task="t1|t2",
+    params:
+        settings=lambda w: arim_settings(w.task),
+        network="arim",
+        protocol="any",
+        task=lambda w: w.task,
+        tau_ms=None,
+        seed=config["arim"]["seed"],
+        config=lambda w: {"arim": config["arim"], "trainset": config["trainset"] | {
+            "voxel_noise": config["arim"]["voxel_noise"]}},
+    log:
+        "logs/arim/{task}.log",
+    benchmark:
+        "benchmarks/arim/{task}.tsv"
+    threads: job_threads()
+    resources:
+        mem_mb=6000,
+        runtime=240,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/train.py"
+
+
+rule arim_quality:
+    input:
+        "results/arim/t1.pt",
+    output:
+        "results/arim/quality-t1.csv",
+    log:
+        "logs/arim/quality-t1.log",
+    threads: job_threads()
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../../envs/qmri.yaml"
+    shell:
+        "qmri bench quality --arim {input} --csv {output} > {log} 2>&1"
+
+
+rule arim_phantoms:
+    input:
+        t1="results/arim/t1.pt",
+        t2="results/arim/t2.pt",
+        presets=config["arim"]["phantoms"],
+    output:
+        "results/arim/phantoms.csv",
+    params:
+        study=study("phantom"),
+    log:
+        "logs/arim/phantoms.log",
+    threads: job_threads()
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/arim_phantoms.py"
+
+
+rule arim_ship:
+    input:
+        unpack(lambda w: {"quality": "results/arim/quality-t1.csv"} if w.task == "t1" else {}),
+        model="results/arim/{task}.pt",
+        phantoms="results/arim/phantoms.csv",
+    output:
+        weights=f"{PACKAGED_WEIGHTS}/arim-{{task}}.pt",
+        card=f"{PACKAGED_WEIGHTS}/arim-{{task}}.json",
+    wildcard_constraints:
+        task="t1|t2",
+    params:
+        allow_dirty=config["arim"]["allow_dirty"],
+    log:
+        "logs/arim/ship-{task}.log",
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/arim_ship.py"
+
+
+rule arim:
+    input:
+        expand(f"{PACKAGED_WEIGHTS}/arim-{{task}}.pt", task=["t1", "t2"]),
