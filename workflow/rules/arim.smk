@@ -40,6 +40,8 @@ rule arim_quality:
         "results/arim/t1.pt",
     output:
         "results/arim/quality-t1.csv",
+    params:
+        study=study("montecarlo", "brains"),
     log:
         "logs/arim/quality-t1.log",
     threads: job_threads()
@@ -48,8 +50,8 @@ rule arim_quality:
         runtime=60,
     conda:
         "../../envs/qmri.yaml"
-    shell:
-        "qmri bench quality --arim {input} --csv {output} > {log} 2>&1"
+    script:
+        "../scripts/arim_quality.py"
 
 
 rule arim_phantoms:
