@@ -25,6 +25,7 @@ from qmri.pipeline.plan import (
     training_plan,
     training_seed,
 )
+from qmri.training.settings import TrainSettings
 
 try:
     check_references(config)

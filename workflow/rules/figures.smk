@@ -36,6 +36,8 @@ rule loss_curve:
             category="Training",
             subcategory="{method}",
         ),
+    params:
+        loss=lambda w: TrainSettings(**training_plan(config, w.method, w.protocol)[0]).network_form().loss,
     log:
         "logs/figures/loss_curve/{method}_{protocol}.log",
     benchmark:

@@ -7,5 +7,6 @@ from qmri.pipeline.rulejob import rule_job
 
 with rule_job(snakemake):
     log = pd.read_csv(snakemake.input[0])
-    fig = loss_curve(log, f"{snakemake.wildcards.method.upper()} {snakemake.wildcards.protocol}")
+    fig = loss_curve(log, f"{snakemake.wildcards.method.upper()} {snakemake.wildcards.protocol}",
+                     snakemake.params.loss)
     save_figure(fig, snakemake.output[0])

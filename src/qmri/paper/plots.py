@@ -59,10 +59,15 @@ def trainset_examples(kappa: np.ndarray, sigma: np.ndarray, images: np.ndarray, 
     return fig
 
 
-def loss_curve(log: pd.DataFrame, title: str) -> plt.Figure:
+#: the training loss's axis label per ``NetworkForm.loss``
+LOSS_LABELS = {"network": "MSE over the object (network units)", "physical": "MSE over every pixel (A / s, B, T in s)"}
+
+
+def loss_curve(log: pd.DataFrame, title: str, loss: str = "network") -> plt.Figure:
     """Return the training loss against iteration (log scale), raw and running median.
 
-    ``log`` has columns ``iteration``, ``loss`` and ``final_estimate_loss`` (the CSV that training writes).
+    ``log`` has columns ``iteration``, ``loss`` and ``final_estimate_loss`` (the CSV that training writes);
+    ``loss``: the network form's loss (``LOSS_LABELS``).
     """
     fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     window = max(1, len(log) // 50)
@@ -76,7 +81,7 @@ def loss_curve(log: pd.DataFrame, title: str) -> plt.Figure:
                 color="k", lw=1, ls="--", label="final estimate only")
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("MSE (network units)")
+    ax.set_ylabel(LOSS_LABELS[loss])
     ax.set_title(title)
     ax.legend(fontsize=8)
     return fig
