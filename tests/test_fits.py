@@ -162,3 +162,25 @@ def test_an_arm_in_the_runs_own_form_scores_the_runs_model_instead_of_training_i
     with_switch = {**ours, "training": {**ours["training"], "rim": {**ours["training"]["rim"],
                                                                     "form": {"init": "torch"}}}}
     assert form_is_run(with_switch, "init", "rim") and not form_is_run(with_switch, "ours", "rim")
+
+
+def test_the_fidelity_table_says_which_side_the_runs_networks_take_on_each_difference():
+    from qmri.paper.fidelity import FIDELITY, fidelity_table
+    from qmri.pipeline.plan import form_choices, training_form
+
+    config = Study.load(REPO / "config.yaml").config
+    assert training_form(config, "rim", "t1-31").activation == "relu"  # the authors' variant by default
+    choices = form_choices(config)
+    assert set(choices) == {d.arm for d in FIDELITY}
+    assert {k: v for k, v in choices.items() if k != "float32"} == dict.fromkeys(set(choices) - {"float32"},
+                                                                                 "the authors'")
+    assert choices["float32"] == "ours (bfloat16 where the hardware has it)"
+    mixed = {**config, "trainset": {**config["trainset"], "voxel_noise": "multiplicative"},
+             "training": {**config["training"], "resnet": {**config["training"]["resnet"], "variant": "ours"},
+                          "rim": {**config["training"]["rim"], "precision": "float32", "form": {"init": "kaiming"}}}}
+    choices = form_choices(mixed)
+    assert choices["units"] == "RIM: the authors', ResNet: ours" and choices["init"] == "ours"
+    assert choices["batchnorm"] == "ours" and choices["voxel_noise"] == "ours"
+    assert choices["float32"] == "ours (bfloat16 where the hardware has it)"  # the ResNet still the hardware's
+    table = fidelity_table(None, choices).set_index("item")
+    assert table.loc["RIM cell activation", "this run"] == "the authors'"

@@ -22,10 +22,10 @@ from qmri.pipeline.plan import (
     our_weights,
     replicate_methods,
     split_estimator,
+    training_form,
     training_plan,
     training_seed,
 )
-from qmri.training.settings import TrainSettings
 
 try:
     check_references(config)

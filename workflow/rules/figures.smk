@@ -37,7 +37,7 @@ rule loss_curve:
             subcategory="{method}",
         ),
     params:
-        loss=lambda w: TrainSettings(**training_plan(config, w.method, w.protocol)[0]).network_form().loss,
+        loss=lambda w: training_form(config, w.method, w.protocol).loss,
     log:
         "logs/figures/loss_curve/{method}_{protocol}.log",
     benchmark:

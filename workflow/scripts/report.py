@@ -12,7 +12,7 @@ from qmri.estimators.networks.checkpoint import load_model
 from qmri.paper import fidelity, report, runcost
 from qmri.paper.audit import evidence
 from qmri.paper.audit.register import CLAIMS, judge_all, judge_real_phantom, unstable
-from qmri.pipeline.plan import seed_count
+from qmri.pipeline.plan import form_choices, seed_count
 from qmri.pipeline.rulejob import rule_job
 from qmri.provenance import git_revision, hardware
 
@@ -44,7 +44,7 @@ with rule_job(snakemake) as log:
                "form trained for each budget; `snakemake budget`, docs: the networks)"] = fidelity.study_table(
             pd.read_csv(inp.budget))
     tables["The paper's networks against their authors' code (EMCqMRI 1.1.17): every difference, and its measured "
-           "effect where this run has the implementation study"] = fidelity.fidelity_table(scores)
+           "effect where this run has the implementation study"] = fidelity.fidelity_table(scores, form_choices(config))
     jobs = runcost.read_benchmarks(snakemake.params.benchmarks)
     if len(jobs):
         where = f"Snakemake's timing table of every job in {snakemake.params.benchmarks}/; report written on {hardware()}"

@@ -59,10 +59,11 @@ def study_table(scores: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns=COLUMNS)
 
 
-def fidelity_table(scores: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Return the report's fidelity table: item | the paper's words | the authors' code | ours | measured effect,
-    the effect being the arm's change against ours of the T1 mean |RB|, the Monte Carlo slice RB at SNR 100
-    and the B slope, per network (``scores``: the study's table, None where the run has no study)."""
+def fidelity_table(scores: pd.DataFrame | None = None, run: dict[str, str] | None = None) -> pd.DataFrame:
+    """Return the report's fidelity table: item | the paper's words | the authors' code | ours | this run |
+    measured effect, the effect being the arm's change against ours of the T1 mean |RB|, the Monte Carlo slice RB
+    at SNR 100 and the B slope, per network (``scores``: the study's table, None where the run has no study;
+    ``run``: which side the run's networks take per difference, ``qmri.pipeline.plan.form_choices``)."""
     by = scores.set_index(["arm", "method"]) if scores is not None else pd.DataFrame(index=pd.MultiIndex.from_tuples(
         [], names=["arm", "method"]))
     rows = []
@@ -76,5 +77,6 @@ def fidelity_table(scores: pd.DataFrame | None = None) -> pd.DataFrame:
                                f"{ours['slice_rb_snr100_pct']:+.1f} -> {arm['slice_rb_snr100_pct']:+.1f} %, B slope "
                                f"{ours['b_slope']:.2f} -> {arm['b_slope']:.2f}")
         rows.append({"item": d.item, "the paper's words": d.paper, "the authors' code": d.authors, "ours": d.ours,
+                     "this run": (run or {}).get(d.arm, ""),
                      "measured effect (arm against ours)": "; ".join(effects) or "not measured in this run"})
     return pd.DataFrame(rows)

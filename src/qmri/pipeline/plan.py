@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from qmri.errors import QmriError
 from qmri.estimators.networks import packaged_weights
-from qmri.estimators.networks.form import OPTIONS
-from qmri.paper.naming import ANY_PROTOCOL, NETWORKS, OUR_METHODS, PAPER_METHODS, SEED_MARK, replicate_of
+from qmri.estimators.networks.form import OPTIONS, NetworkForm, network_form
+from qmri.paper.naming import ANY_PROTOCOL, METHOD_NAMES, NETWORKS, OUR_METHODS, PAPER_METHODS, SEED_MARK, replicate_of
 
 #: experiments with a fit stage; the first three are simulated from the test brain
 EXPERIMENTS = ("montecarlo", "blurriness", "invivo", "phantom", "invivo_real")
@@ -148,3 +148,28 @@ def form_is_run(config: dict, arm: str, method: str) -> bool:
     run["form"] = dict(run.get("form") or {})
     return (start is None and run == form_settings(config, arm, method)
             and form_voxel_noise(arm) == config["trainset"].get("voxel_noise", "multiplicative"))
+
+
+def training_form(config: dict, method: str, protocol: str) -> NetworkForm:
+    """Return the form of the network ``method`` trains for ``protocol`` (``TrainSettings.network_form`` without
+    importing torch)."""
+    settings, _ = training_plan(config, method, protocol)
+    return network_form(settings.get("variant", "ours"), settings.get("form"))
+
+
+def form_choices(config: dict) -> dict[str, str]:
+    """Return, per difference of the implementation study (its arm's name), which side the run's paper-form networks
+    of the T1 Monte Carlo protocol take: "the authors'" or "ours" (per network where they differ)."""
+    protocol = config["montecarlo"]["protocols"]["t1"]
+    side = {True: "the authors'", False: "ours"}
+    choices = {}
+    for switch, options in OPTIONS.items():
+        taken = {m: side[getattr(training_form(config, m, protocol), switch) == options[1]]
+                 for m in form_networks(switch)}
+        choices[switch] = (next(iter(taken.values())) if len(set(taken.values())) == 1 else
+                           ", ".join(f"{METHOD_NAMES[m]}: {v}" for m, v in taken.items()))
+    choices["voxel_noise"] = side[config["trainset"].get("voxel_noise", "multiplicative") == "additive"]
+    precisions = {training_plan(config, m, protocol)[0].get("precision", "auto") for m in NETWORKS}
+    choices["float32"] = (side[True] if precisions == {"float32"} else
+                          "ours" + (" (bfloat16 where the hardware has it)" if "auto" in precisions else ""))
+    return choices
