@@ -205,3 +205,52 @@ def test_shipping_copies_the_weights_with_a_card_of_their_revision_and_quality_a
     with pytest.raises(QmriError, match="uncommitted|commit, train again"):
         ship(trained, tmp_path / "again.pt")
     assert not (tmp_path / "again.pt").exists()
+
+
+@pytest.mark.parametrize("task", ["t1", "t2"])
+def test_our_rims_data_terms_match_a_slow_per_pixel_reference(task):
+    """``scaled``: the gradient over the root of the Fisher information's diagonal; ``gauss_newton``: the damped
+    Gauss-Newton step, both in network units (N images, sigma 1), checked pixel by pixel with autograd."""
+    from qmri.estimators.networks import scaling
+    from qmri.estimators.networks.rim import GN_DAMPING, GN_MAX_STEP, AnyProtocolRIM
+
+    model = model_for_task(task)
+    tau = torch.tensor(IV_T1 if task == "t1" else T2_PREP, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(3)
+    truth = torch.tensor([[1.0, 1.9, 900.0] if task == "t1" else [1.0, 80.0]], dtype=torch.float64)
+    truth = truth.view(1, -1, 1, 1).repeat(1, 1, 2, 3) * (1 + 0.1 * torch.rand((1, model.n_params, 2, 3),
+                                                                                generator=generator, dtype=torch.float64))
+    ones = torch.ones((1, 1, 1, 1), dtype=torch.float64)
+    images = model.forward(truth, tau) + 0.02 * torch.randn((1, len(tau), 2, 3), generator=generator,
+                                                            dtype=torch.float64)
+    start = scaling.to_network(truth, model, ones) + 0.3 * torch.randn(truth.shape, generator=generator,
+                                                                       dtype=torch.float64)
+    terms = {}
+    for term in ("gradient", "scaled", "gauss_newton"):
+        net = AnyProtocolRIM(model, data_term=term).double()
+        terms[term] = net.gradient(start, images, tau)
+    def residual(kappa_net, pixel):
+        kappa = scaling.from_network(kappa_net.view(1, -1, 1, 1), model, ones)
+        return (model.forward(kappa, tau) - pixel).flatten()
+
+    for y in range(2):
+        for x in range(3):
+            pixel, point = images[:, :, y:y + 1, x:x + 1], start[0, :, y, x].clone()
+            jac = torch.autograd.functional.jacobian(lambda k, p=pixel: residual(k, p), point)  # shape (N, Q)
+            grad = jac.T @ residual(point, pixel) / len(tau)
+            fisher = jac.T @ jac / len(tau)
+            assert torch.allclose(terms["gradient"][0, :, y, x], grad, rtol=1e-6, atol=1e-9)
+            assert torch.allclose(terms["scaled"][0, :, y, x], grad / fisher.diagonal().sqrt(), rtol=1e-6)
+            step = torch.linalg.solve(fisher + GN_DAMPING * torch.diag(fisher.diagonal()), grad)
+            assert torch.allclose(terms["gauss_newton"][0, :, y, x], step.clamp(-GN_MAX_STEP, GN_MAX_STEP), rtol=1e-6)
+
+
+def test_an_arim_trained_with_another_data_term_records_it_and_maps_with_it(tmp_path):
+    from qmri.training import TrainSettings, train
+
+    settings = TrainSettings(iterations=2, batch_size=2, checkpoint_every=1, data_term="gauss_newton")
+    train("arim", "any", "t2", None, None, settings, 0, tmp_path / "t2.pt", tmp_path / "t2.csv", progress=False)
+    net, meta = load_model(tmp_path / "t2.pt")
+    assert meta["settings"]["data_term"] == "gauss_newton" and net.data_term == "gauss_newton"
+    with pytest.raises(QmriError, match="data_term must be"):
+        TrainSettings(data_term="residual")

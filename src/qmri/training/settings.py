@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from qmri.errors import QmriError
 from qmri.estimators.networks.form import NetworkForm, network_form
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS
+from qmri.estimators.networks.rim import DATA_TERMS
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,16 @@ class TrainSettings:
     variant: str = "ours"
     #: single switches of ``NetworkForm`` set otherwise than the variant's
     form: dict = field(default_factory=dict)
+    #: what our RIM's cell reads of the data (``qmri.estimators.networks.rim.DATA_TERMS``); the paper's nets ignore it
+    data_term: str = "gradient"
 
     def __post_init__(self):
         object.__setattr__(self, "resnet_widths", tuple(self.resnet_widths))
         object.__setattr__(self, "form", dict(self.form or {}))
         if self.compile not in (True, False, "auto"):
             raise QmriError(f"training: compile must be true, false or auto, got {self.compile!r}")
+        if self.data_term not in DATA_TERMS:
+            raise QmriError(f"training: data_term must be {' or '.join(DATA_TERMS)}, got {self.data_term!r}")
         self.network_form()  # a one-line error for an unknown variant, switch or option
 
     def network_form(self) -> NetworkForm:

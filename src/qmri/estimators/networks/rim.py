@@ -28,6 +28,12 @@ from qmri.physics.signal import SignalModel
 OBJECT_LEVEL = 0.1
 #: our RIM's start never puts A above this multiple of the image scale (``AnyProtocolRIM.start``)
 MAX_START_AMPLITUDE = 3.0
+#: the data terms our RIM's cell can read (``AnyProtocolRIM.gradient``)
+DATA_TERMS = ("gradient", "scaled", "gauss_newton")
+#: Levenberg-Marquardt damping of the Gauss-Newton step, relative to the Fisher information's diagonal
+GN_DAMPING = 0.1
+#: a Gauss-Newton step is clipped to this many network units per parameter (log T: a factor e^2 in T)
+GN_MAX_STEP = 2.0
 
 
 class _Tanh(torch.autograd.Function):
@@ -213,9 +219,37 @@ class AnyProtocolRIM(RIM):
     pooled = True
     context_channels = 1
 
-    def __init__(self, model: SignalModel, steps: int = 6, features: int = 36, window: int | None = 65):
+    def __init__(self, model: SignalModel, steps: int = 6, features: int = 36, window: int | None = 65,
+                 data_term: str = "gradient"):
         super().__init__(model, steps, features)
-        self.window = window
+        if data_term not in DATA_TERMS:
+            raise ValueError(f"data_term must be one of {', '.join(DATA_TERMS)}, got {data_term!r}")
+        self.window, self.data_term = window, data_term
+
+    def gradient(self, kappa_own: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
+        """Return the data term the cell reads at ``kappa_own`` (network units), ``(batch, Q, H, W)``:
+
+        - ``gradient``: the likelihood gradient ``g = J^T (S - f) / N`` (``RIM.gradient``);
+        - ``scaled``: ``g_q / sqrt(F_qq)``, each parameter's gradient in units of its own Fisher information
+          ``F = J^T J / N``, so that a barely determined parameter and a well determined one speak alike;
+        - ``gauss_newton``: the Levenberg-Marquardt step ``(F + GN_DAMPING diag F)^{-1} g`` clipped to
+          ``GN_MAX_STEP``: what a conventional solver would move, which the cell can take, damp or overrule.
+        """
+        grad = super().gradient(kappa_own, signal_net, tau_ms)
+        if self.data_term == "gradient":
+            return grad
+        ones = torch.ones_like(signal_net[:, :1, :1, :1])
+        kappa = torch.clamp(scaling.from_network(kappa_own, self.model, ones), self.lower.to(kappa_own),
+                            self.upper.to(kappa_own))
+        per = scaling.physical_per_network(kappa, self.model).permute(0, 2, 3, 1)  # shape (batch, H, W, Q)
+        fisher = (self.likelihood.fisher_information(kappa, tau_ms, 1.0) * per.unsqueeze(-1) * per.unsqueeze(-2)
+                  / signal_net.shape[1])  # shape (batch, H, W, Q, Q), network units
+        diagonal = torch.diagonal(fisher, dim1=-2, dim2=-1).clamp_min(1e-8)
+        if self.data_term == "scaled":
+            return grad / diagonal.sqrt().permute(0, 3, 1, 2)
+        damped = fisher + torch.diag_embed(GN_DAMPING * diagonal)
+        step = torch.linalg.solve(damped, grad.permute(0, 2, 3, 1).unsqueeze(-1)).squeeze(-1)
+        return step.permute(0, 3, 1, 2).clamp(-GN_MAX_STEP, GN_MAX_STEP)
 
     def start(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Return the pooled-B grid-search start in network units (``start.profile_start``).
