@@ -19,6 +19,8 @@ rule arim_train:
         task=lambda w: w.task,
         tau_ms=None,
         seed=config["arim"]["seed"],
+        # a parameter, not an input: the packaged model is also this target's output
+        start=lambda w: str(packaged_weights(w.task)) if config["arim"]["start"] == "packaged" else None,
         config=lambda w: {"arim": config["arim"], "trainset": config["trainset"] | {
             "voxel_noise": config["arim"]["voxel_noise"]}},
     log:

@@ -6,6 +6,7 @@ from snakemake.exceptions import WorkflowError
 
 from qmri.data.scans import sidecar_path
 from qmri.errors import QmriError
+from qmri.estimators.networks import packaged_weights
 from qmri.paper.naming import NETWORKS, OUR_METHODS, SEED_MARK, replicate_of
 from qmri.pipeline.plan import (
     EXPERIMENTS,

@@ -9,6 +9,6 @@ with rule_job(snakemake) as log:
     checkpoint = train(p.network, p.protocol, p.task, p.tau_ms,
                        load_trainsets(snakemake.input.trainsets), TrainSettings(**p.settings), p.seed,
                        snakemake.output.model, snakemake.output.csv, config=p.config,
-                       start=snakemake.input.get("start"))
+                       start=snakemake.input.get("start") or p.get("start"))
     log.info("trained %s on %s in %.0f s (autocast %s)", checkpoint["device"], p.protocol,
              checkpoint["train_seconds"], checkpoint["autocast"])
