@@ -181,3 +181,6 @@ def test_the_fidelity_table_names_every_difference_and_its_measured_effect():
     assert table.loc["RIM cell activation", "measured effect (arm against ours)"] == "not measured in this run"
     shown = fidelity.study_table(scores)
     assert shown.loc[("batchnorm", "resnet"), "mean |RB| (%)"] == 4.0 and "HP_T1 |RB| (%)" not in shown
+    assert shown["B from the data (slope >= 0.5)"].to_dict() == {("ours", "resnet"): "recalls it",
+                                                                ("batchnorm", "resnet"): "reads it",
+                                                                ("mle", "mle"): "recalls it"}

@@ -53,10 +53,19 @@ COLUMNS = {"mean_abs_rb_pct": "mean |RB| (%)", "mean_cv_pct": "mean CV (%)", "b_
            "hp_t1_abs_rb_pct": "HP_T1 |RB| (%)"}
 
 
+#: the slope of the estimated B against the true one over the eight subjects from which a method reads B from the
+#: data rather than recalling one value learnt in training (the MLE's is about 1)
+READS_B_SLOPE = 0.5
+
+
 def study_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Return the study as the report shows it: one row per arm and method (the MLE once), the columns named."""
+    """Return the study as the report shows it: one row per arm and method (the MLE once), the columns named, and
+    whether each method reads B from the data (its B slope at least ``READS_B_SLOPE``) or recalls it."""
     table = scores.set_index(["arm", "method"])[[c for c in COLUMNS if c in scores]]
-    return table.rename(columns=COLUMNS)
+    reads = table["b_slope"] >= READS_B_SLOPE
+    table = table.rename(columns=COLUMNS)
+    table[f"B from the data (slope >= {READS_B_SLOPE})"] = reads.map({True: "reads it", False: "recalls it"})
+    return table
 
 
 def fidelity_table(scores: pd.DataFrame | None = None, run: dict[str, str] | None = None) -> pd.DataFrame:
