@@ -175,7 +175,7 @@ def test_the_fidelity_table_names_every_difference_and_its_measured_effect():
                            {"arm": "batchnorm", "method": "resnet", **row, "mean_abs_rb_pct": 4.0,
                             "slice_rb_snr100_pct": 16.7, "b_slope": 0.6},
                            {"arm": "mle", "method": "mle", **row}])
-    table = fidelity.fidelity_table(scores).set_index("item")
+    table = fidelity.fidelity_table(scores)
     assert table.loc["ResNet BatchNorm at inference", "measured effect (arm against ours)"] == (
         "ResNet: |RB| 10.0 -> 4.0 %, slice RB SNR 100 +66.7 -> +16.7 %, B slope 0.10 -> 0.60")
     assert table.loc["RIM cell activation", "measured effect (arm against ours)"] == "not measured in this run"

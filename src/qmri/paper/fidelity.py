@@ -69,7 +69,7 @@ def study_table(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def fidelity_table(scores: pd.DataFrame | None = None, run: dict[str, str] | None = None) -> pd.DataFrame:
-    """Return the report's fidelity table: item | the paper's words | the authors' code | ours | this run |
+    """Return the report's fidelity table, indexed by item: the paper's words | the authors' code | ours | this run |
     measured effect, the effect being the arm's change against ours of the T1 mean |RB|, the Monte Carlo slice RB
     at SNR 100 and the B slope, per network (``scores``: the study's table, None where the run has no study;
     ``run``: which side the run's networks take per difference, ``qmri.pipeline.plan.form_choices``)."""
@@ -88,4 +88,4 @@ def fidelity_table(scores: pd.DataFrame | None = None, run: dict[str, str] | Non
         rows.append({"item": d.item, "the paper's words": d.paper, "the authors' code": d.authors, "ours": d.ours,
                      "this run": (run or {}).get(d.arm, ""),
                      "measured effect (arm against ours)": "; ".join(effects) or "not measured in this run"})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index("item")
