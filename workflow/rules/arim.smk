@@ -46,6 +46,8 @@ rule arim_quality:
         study=study("montecarlo", "brains"),
     log:
         "logs/arim/quality-t1.log",
+    benchmark:
+        "benchmarks/arim/quality-t1.tsv"
     threads: job_threads()
     resources:
         mem_mb=6000,
@@ -67,6 +69,8 @@ rule arim_phantoms:
         study=study("phantom"),
     log:
         "logs/arim/phantoms.log",
+    benchmark:
+        "benchmarks/arim/phantoms.tsv"
     threads: job_threads()
     resources:
         mem_mb=6000,

@@ -22,6 +22,7 @@ from qmri.pipeline.plan import (
     methods,
     our_weights,
     replicate_methods,
+    run_voxel_noise,
     split_estimator,
     training_form,
     training_plan,
@@ -292,7 +293,7 @@ def form_weights(arm):
 
 
 #: the run's voxel noise of its training patches (``trainset.voxel_noise``)
-RUN_VOXEL_NOISE = config["trainset"].get("voxel_noise", "multiplicative")
+RUN_VOXEL_NOISE = run_voxel_noise(config)
 #: the training sets' folders: the run's, and patches with the other voxel noise for the implementation study
 TRAINSET_FOLDERS = {"trainset": {}} | {f"trainset-{kind}": {"voxel_noise": kind}
                                        for kind in ("multiplicative", "additive") if kind != RUN_VOXEL_NOISE}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from qmri.errors import QmriError
 from qmri.estimators.networks import packaged_weights
-from qmri.estimators.networks.form import OPTIONS, NetworkForm, network_form
+from qmri.estimators.networks.form import OPTIONS, NetworkForm, settings_form
 from qmri.paper.naming import ANY_PROTOCOL, METHOD_NAMES, NETWORKS, OUR_METHODS, PAPER_METHODS, SEED_MARK, replicate_of
 
 #: experiments with a fit stage; the first three are simulated from the test brain
@@ -135,6 +135,11 @@ def form_settings(config: dict, arm: str, method: str) -> dict:
                                                          if k in ("variant", "form", "precision")}
 
 
+def run_voxel_noise(config: dict) -> str:
+    """Return the voxel noise of the run's training patches (``trainset.voxel_noise``; ours where unset)."""
+    return config["trainset"].get("voxel_noise", "multiplicative")
+
+
 def form_voxel_noise(arm: str) -> str:
     """Return the voxel noise of an arm's training patches: the authors' ``additive`` or our ``multiplicative``."""
     return form_arms()[arm].get("voxel_noise", "multiplicative")
@@ -147,14 +152,13 @@ def form_is_run(config: dict, arm: str, method: str) -> bool:
     run = {"variant": "ours"} | settings
     run["form"] = dict(run.get("form") or {})
     return (start is None and run == form_settings(config, arm, method)
-            and form_voxel_noise(arm) == config["trainset"].get("voxel_noise", "multiplicative"))
+            and form_voxel_noise(arm) == run_voxel_noise(config))
 
 
 def training_form(config: dict, method: str, protocol: str) -> NetworkForm:
     """Return the form of the network ``method`` trains for ``protocol`` (``TrainSettings.network_form`` without
     importing torch)."""
-    settings, _ = training_plan(config, method, protocol)
-    return network_form(settings.get("variant", "ours"), settings.get("form"))
+    return settings_form(training_plan(config, method, protocol)[0])
 
 
 def form_choices(config: dict) -> dict[str, str]:
@@ -168,7 +172,7 @@ def form_choices(config: dict) -> dict[str, str]:
                  for m in form_networks(switch)}
         choices[switch] = (next(iter(taken.values())) if len(set(taken.values())) == 1 else
                            ", ".join(f"{METHOD_NAMES[m]}: {v}" for m, v in taken.items()))
-    choices["voxel_noise"] = side[config["trainset"].get("voxel_noise", "multiplicative") == "additive"]
+    choices["voxel_noise"] = side[run_voxel_noise(config) == "additive"]
     precisions = {training_plan(config, m, protocol)[0].get("precision", "auto") for m in NETWORKS}
     choices["float32"] = (side[True] if precisions == {"float32"} else
                           "ours" + (" (bfloat16 where the hardware has it)" if "auto" in precisions else ""))

@@ -13,7 +13,7 @@ from qmri.estimators.networks.checkpoint import (
     CHECKPOINT_FORMAT,
     fast_dtype,
 )
-from qmri.estimators.networks.form import network_form
+from qmri.estimators.networks.form import settings_form
 from qmri.physics.signal import SignalModel, model_for_task
 from qmri.provenance import git_revision, hardware
 
@@ -24,7 +24,7 @@ NORMALISATIONS = {"percentile": "99th percentile of the MIP", "max": "the series
 def model_checkpoint(identity: dict, state_dict: dict, rows: list[dict], model: SignalModel, config: dict | None,
                      device: torch.device, dtype: torch.dtype) -> dict:
     """Return the checkpoint of a trained model: its identity, weights and provenance (``load_model`` reads it)."""
-    form = network_form(identity["settings"].get("variant", "ours"), identity["settings"].get("form"))
+    form = settings_form(identity["settings"])
     return {
         **identity, "format": CHECKPOINT_FORMAT, "n_images": len(identity["tau_ms"]), "param_names": model.param_names,
         "units": "A / s, (B - 2) / 0.12, log(T / 1000 ms)",

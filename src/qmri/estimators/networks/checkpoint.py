@@ -19,7 +19,7 @@ from torch.torch_version import TorchVersion
 
 from qmri.errors import QmriError, first_line
 from qmri.estimators.networks import packaged_weights, scaling
-from qmri.estimators.networks.form import OURS, NetworkForm, network_form
+from qmri.estimators.networks.form import OURS, NetworkForm, settings_form
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet
 from qmri.estimators.networks.rim import RIM, AnyProtocolRIM
 from qmri.physics.signal import SignalModel, model_for_task
@@ -121,7 +121,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
                         f"{CHECKPOINT_FORMAT}: train it again")
     settings = checkpoint["settings"]
     try:
-        form = network_form(settings.get("variant", "ours"), settings.get("form"))
+        form = settings_form(settings)
     except QmriError as err:
         raise QmriError(f"{path}: {err}") from None
     net = build_network(checkpoint["method"], model_for_task(checkpoint["task"]), checkpoint["n_images"],

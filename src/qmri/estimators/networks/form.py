@@ -65,6 +65,12 @@ OURS = NetworkForm()
 VARIANTS = {"ours": OURS, "authors": NetworkForm(**{k: v[1] for k, v in OPTIONS.items()})}
 
 
+def settings_form(settings: dict) -> NetworkForm:
+    """Return the form that training ``settings`` (a ``TrainSettings`` as a dict, a checkpoint's or a config's)
+    name; settings without a variant are ours (checkpoints made before the switches existed)."""
+    return network_form(settings.get("variant", "ours"), settings.get("form"))
+
+
 def network_form(variant: str = "ours", overrides: dict[str, str] | None = None) -> NetworkForm:
     """Return the form of ``variant`` (``VARIANTS``) with single switches ``overrides`` set; a one-line error for
     an unknown variant or switch."""

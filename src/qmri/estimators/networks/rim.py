@@ -143,17 +143,18 @@ class RIM(nn.Module):
         self.register_buffer("lower", bounds[:, 0].view(1, -1, 1, 1), persistent=False)
         self.register_buffer("upper", bounds[:, 1].view(1, -1, 1, 1), persistent=False)
 
-    def gradient(self, kappa_own: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
-        """Return the likelihood gradient the cell reads at ``kappa_own`` (in the form's ``units``), ``(batch, Q, H,
-        W)``: ``J^T (f - S) / N`` in network units (``scaling``), or the authors' ``2 J^T (f - S)`` with respect to A,
-        B and T in seconds (``form.gradient``).
+    def physical(self, kappa_own: torch.Tensor) -> torch.Tensor:
+        """Return the estimate ``kappa_own`` (in the form's ``units``, images already divided by s) in physical units,
+        clamped to the physical box of the parameters' ``bounds``: an early, untrained update can leave it, and the
+        signal model must stay finite where the data term is evaluated."""
+        kappa = scaling.from_units(kappa_own, self.model, torch.ones_like(kappa_own[:, :1, :1, :1]), self.form.units)
+        return torch.clamp(kappa, self.lower.to(kappa), self.upper.to(kappa))
 
-        The estimate is first clamped to the physical box of the parameters' ``bounds``: an early, untrained
-        update can leave it, and the signal model must stay finite.
-        """
-        ones = torch.ones_like(signal_net[:, :1, :1, :1])  # images are already divided by s
-        kappa = scaling.from_units(kappa_own, self.model, ones, self.form.units)
-        kappa = torch.clamp(kappa, self.lower.to(kappa), self.upper.to(kappa))
+    def gradient(self, kappa_own: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
+        """Return the likelihood gradient the cell reads at ``kappa_own`` (in the form's ``units``, evaluated at
+        ``physical``), ``(batch, Q, H, W)``: ``J^T (f - S) / N`` in network units (``scaling``), or the authors'
+        ``2 J^T (f - S)`` with respect to A, B and T in seconds (``form.gradient``)."""
+        kappa = self.physical(kappa_own)
         grad = self.likelihood.gradient(kappa, signal_net, tau_ms, 1.0)  # J^T (f - S) at sigma = 1
         if self.form.gradient == "physical":
             return 2 * grad * scaling.physical_per_unit(kappa, self.model, "physical")
@@ -238,9 +239,7 @@ class AnyProtocolRIM(RIM):
         grad = super().gradient(kappa_own, signal_net, tau_ms)
         if self.data_term == "gradient":
             return grad
-        ones = torch.ones_like(signal_net[:, :1, :1, :1])
-        kappa = torch.clamp(scaling.from_network(kappa_own, self.model, ones), self.lower.to(kappa_own),
-                            self.upper.to(kappa_own))
+        kappa = self.physical(kappa_own)
         per = scaling.physical_per_network(kappa, self.model).permute(0, 2, 3, 1)  # shape (batch, H, W, Q)
         fisher = (self.likelihood.fisher_information(kappa, tau_ms, 1.0) * per.unsqueeze(-1) * per.unsqueeze(-2)
                   / signal_net.shape[1])  # shape (batch, H, W, Q, Q), network units
