@@ -13,7 +13,7 @@ from qmri.cli import main
 from qmri.errors import QmriError
 from qmri.estimators.mle import crlb_sd
 from qmri.estimators.networks.checkpoint import build_network, load_model, predict, shipped_weights
-from qmri.estimators.networks.start import box_sum, profile_start
+from qmri.estimators.networks.start import KIN_WIDTH, box_sum, kin_sum, profile_start
 from qmri.physics.signal import InversionRecovery, T2Decay, model_for_task
 from qmri.simulation.anyprotocol import AnyProtocolSettings, draw_maps, draw_protocol, measurable
 
@@ -75,6 +75,52 @@ def test_box_sum_matches_a_loop():
         for j in range(11):
             slow[..., i, j] = x[..., max(0, i - 2):i + 3, max(0, j - 2):j + 3].sum(dim=(-2, -1))
     torch.testing.assert_close(box_sum(x, window), slow)
+
+
+def test_kin_sum_matches_a_loop_over_pixel_pairs():
+    """Each pixel pools the window's pixels with weight sum_c h_c(p) h_c(q): 1 for the same log T at a hat's
+    centre, falling to 0 at twice the hats' half-width apart."""
+    gen = torch.Generator().manual_seed(4)
+    rss = torch.rand(2, 3, 7, 8, generator=gen, dtype=torch.float64)
+    log_time = torch.empty(2, 7, 8, dtype=torch.float64).uniform_(5.0, 6.0, generator=gen)
+    window, kin = 5, 0.3
+    position = (log_time - log_time.min()) / kin
+    slow = torch.zeros_like(rss)
+    for n in range(2):
+        for i in range(7):
+            for j in range(8):
+                for k in range(max(0, i - 2), min(7, i + 3)):
+                    for m in range(max(0, j - 2), min(8, j + 3)):
+                        a, b = float(position[n, i, j]), float(position[n, k, m])
+                        weight = sum(max(0.0, 1 - abs(a - c)) * max(0.0, 1 - abs(b - c)) for c in range(12))
+                        slow[n, :, i, j] += weight * rss[n, :, k, m]
+    torch.testing.assert_close(kin_sum(rss, log_time, window, kin), slow)
+
+
+def test_kin_start_finds_b_that_follows_t1_where_the_window_cannot():
+    """Incomplete recovery at TR 4.5 s: B' = B / (1 + (B - 1) e^(-TR/T1)) differs between a short-T1 and a
+    long-T1 half of the image (1.95 against 1.70). One window's B lies between them; the kin start's B is each
+    half's within 4 pooled SDs plus 0.01 for the grid, as the window's is on one B (test below)."""
+    model = InversionRecovery()
+    gen = torch.Generator().manual_seed(5)
+    tau = torch.tensor([35.0, 75, 100, 125, 150, 250, 1000, 1500, 2000, 3000])  # the NIST plates' TIs
+    sigma, b_full, tr = 1 / 50, 1.95, 4500.0
+    t1 = torch.full((32, 32), 150.0)
+    t1[:, 16:] = 1900.0
+    b_true = b_full / (1 + (b_full - 1) * torch.exp(-tr / t1))
+    kappa = torch.stack([torch.ones(32, 32), b_true, t1])[None]
+    signal = model.forward(kappa, tau) + sigma * torch.randn(1, len(tau), 32, 32, generator=gen)
+    mask = torch.ones(1, 32, 32, dtype=torch.bool)
+    window = profile_start(model, signal, tau, mask, window=65)[0, 1]
+    kin = profile_start(model, signal, tau, mask, window=65, kin=KIN_WIDTH)[0, 1]
+    pixel_sd = crlb_sd(model, kappa.double(), tau.double(), sigma)[0, 1]
+    window_errors = []
+    for half in (slice(0, 16), slice(16, 32)):
+        truth = float(b_true[0, half].mean())
+        pooled_sd = float((pixel_sd[:, half] ** -2).sum() ** -0.5)
+        assert abs(float(kin[:, half].mean()) - truth) < 4 * pooled_sd + 0.01
+        window_errors.append(abs(float(window[:, half].mean()) - truth))
+    assert max(window_errors) > 0.1  # the window's one B sits near the short T1's, which pins it better
 
 
 def test_profile_start_pools_b_over_the_slice():
@@ -254,3 +300,14 @@ def test_an_arim_trained_with_another_data_term_records_it_and_maps_with_it(tmp_
     assert meta["settings"]["data_term"] == "gauss_newton" and net.data_term == "gauss_newton"
     with pytest.raises(QmriError, match="data_term must be"):
         TrainSettings(data_term="residual")
+
+
+def test_an_arim_trained_with_the_kin_start_records_it_and_maps_with_it(tmp_path):
+    from qmri.training import TrainSettings, train
+
+    settings = TrainSettings(iterations=2, batch_size=2, checkpoint_every=1, start_pool="kin")
+    train("arim", "any", "t1", None, None, settings, 0, tmp_path / "t1.pt", tmp_path / "t1.csv", progress=False)
+    net, meta = load_model(tmp_path / "t1.pt")
+    assert meta["settings"]["start_pool"] == "kin" and net.start_pool == "kin"
+    with pytest.raises(QmriError, match="start_pool must be"):
+        TrainSettings(start_pool="voxel")

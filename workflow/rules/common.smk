@@ -327,4 +327,5 @@ def arim_settings(task):
     """The training settings of our aRIM for ``task`` (config ``arim``)."""
     spec = config["arim"]
     return {"iterations": spec["iterations"][task], "batch_size": spec["batch_size"],
-            "checkpoint_every": spec["checkpoint_every"], "data_term": spec["data_term"]}
+            "checkpoint_every": spec["checkpoint_every"], "data_term": spec["data_term"],
+            "start_pool": spec["start_pool"]}

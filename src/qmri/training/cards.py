@@ -36,6 +36,11 @@ def phantom_summary(table: pd.DataFrame, task: str) -> dict:
         for method, r in group.set_index("method").iterrows()} for dataset, group in rows.groupby("dataset")}
 
 
+#: the model card's words for each way the start pools B (``qmri.estimators.networks.start.START_POOLS``)
+START_WORDS = {"window": "grid search with B pooled over a 65-pixel window",
+               "kin": "grid search with B pooled over the pixels of about the same T in a 65-pixel window"}
+
+
 def model_card(meta: dict, measured: dict) -> dict:
     """Return the model card of a packaged aRIM checkpoint ``meta``: what it is, how it was trained, ``measured``."""
     task = meta["task"]
@@ -43,7 +48,7 @@ def model_card(meta: dict, measured: dict) -> dict:
         "model": f"arim {task}: any-protocol recurrent inference machine (qmri), one model for every protocol",
         "task": task, "parameters": list(meta["param_names"]),
         "architecture": {"steps": meta["settings"]["rim_steps"], "features": meta["settings"]["rim_features"],
-                         "pooled": True, "start": "grid search with B pooled over a 65-pixel window"},
+                         "pooled": True, "start": START_WORDS[meta["settings"].get("start_pool", "window")]},
         "training_data": meta["data"], "batch_size": meta["settings"]["batch_size"],
         "learning_rate": meta["settings"]["learning_rate"], "seed": meta["seed"],
         "iterations": meta["iterations"], "train_seconds": round(meta["train_seconds"]),

@@ -86,7 +86,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
     n_images = 0 if tau_ms is None else len(tau_ms)
     form = settings.network_form()
     net = build_network(method, model, n_images, settings.rim_steps, settings.rim_features, settings.resnet_widths,
-                        form, settings.data_term)
+                        form, settings.data_term, settings.start_pool)
     criterion = loss_function(form, model)
     started = None if start is None else start_from(net, method, task, start, tau_ms)
     net = net.to(device).to(memory_format=torch.channels_last)

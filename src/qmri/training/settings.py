@@ -8,6 +8,7 @@ from qmri.errors import QmriError
 from qmri.estimators.networks.form import NetworkForm, network_form
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS
 from qmri.estimators.networks.rim import DATA_TERMS
+from qmri.estimators.networks.start import START_POOLS
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class TrainSettings:
     form: dict = field(default_factory=dict)
     #: what our RIM's cell reads of the data (``qmri.estimators.networks.rim.DATA_TERMS``); the paper's nets ignore it
     data_term: str = "gradient"
+    #: how our RIM's start pools B (``qmri.estimators.networks.start.START_POOLS``); the paper's nets ignore it
+    start_pool: str = "window"
 
     def __post_init__(self):
         object.__setattr__(self, "resnet_widths", tuple(self.resnet_widths))
@@ -41,6 +44,8 @@ class TrainSettings:
             raise QmriError(f"training: compile must be true, false or auto, got {self.compile!r}")
         if self.data_term not in DATA_TERMS:
             raise QmriError(f"training: data_term must be {' or '.join(DATA_TERMS)}, got {self.data_term!r}")
+        if self.start_pool not in START_POOLS:
+            raise QmriError(f"training: start_pool must be {' or '.join(START_POOLS)}, got {self.start_pool!r}")
         self.network_form()  # a one-line error for an unknown variant, switch or option
 
     def network_form(self) -> NetworkForm:

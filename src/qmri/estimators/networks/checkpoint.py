@@ -57,10 +57,10 @@ def autocast(device: torch.device, dtype: torch.dtype):
 
 def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int = 6, rim_features: int = 36,
                   resnet_widths: tuple[int, ...] = BLOCK_WIDTHS, form: NetworkForm = OURS,
-                  data_term: str = "gradient") -> nn.Module:
+                  data_term: str = "gradient", start_pool: str = "window") -> nn.Module:
     """Return a fresh network: the paper's RIM (J = ``rim_steps``) or ResNet (blocks ``resnet_widths`` wide) for
     ``n_images`` images built as ``form`` says, or our any-protocol RIM ``arim`` reading ``data_term``
-    (``AnyProtocolRIM.gradient``; ``n_images`` and ``form`` unused).
+    (``AnyProtocolRIM.gradient``) from a start pooled as ``start_pool`` says (``n_images`` and ``form`` unused).
 
     Weights: Kaiming normal with zero biases (``form.init="kaiming"``) or torch's defaults (``"torch"``, the
     authors'). Choice, with Kaiming weights: a RIM's last 1 x 1 convolution starts at zero, so an untrained RIM
@@ -69,7 +69,8 @@ def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int
     if method == "rim":
         net = RIM(model, steps=rim_steps, features=rim_features, form=form)
     elif method == "arim":
-        net = AnyProtocolRIM(model, steps=rim_steps, features=rim_features, data_term=data_term)
+        net = AnyProtocolRIM(model, steps=rim_steps, features=rim_features, data_term=data_term,
+                             start_pool=start_pool)
     elif method == "resnet":
         net = ResNet(n_images, model.n_params, tuple(resnet_widths), form, model)
     else:
@@ -126,7 +127,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
         raise QmriError(f"{path}: {err}") from None
     net = build_network(checkpoint["method"], model_for_task(checkpoint["task"]), checkpoint["n_images"],
                         settings["rim_steps"], settings["rim_features"], settings.get("resnet_widths", BLOCK_WIDTHS),
-                        form, settings.get("data_term", "gradient"))
+                        form, settings.get("data_term", "gradient"), settings.get("start_pool", "window"))
     try:
         net.load_state_dict(checkpoint["state_dict"])
     except RuntimeError:

@@ -221,11 +221,13 @@ class AnyProtocolRIM(RIM):
     context_channels = 1
 
     def __init__(self, model: SignalModel, steps: int = 6, features: int = 36, window: int | None = 65,
-                 data_term: str = "gradient"):
+                 data_term: str = "gradient", start_pool: str = "window"):
         super().__init__(model, steps, features)
         if data_term not in DATA_TERMS:
             raise ValueError(f"data_term must be one of {', '.join(DATA_TERMS)}, got {data_term!r}")
-        self.window, self.data_term = window, data_term
+        if start_pool not in start.START_POOLS:
+            raise ValueError(f"start_pool must be one of {', '.join(start.START_POOLS)}, got {start_pool!r}")
+        self.window, self.data_term, self.start_pool = window, data_term, start_pool
 
     def gradient(self, kappa_own: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         """Return the data term the cell reads at ``kappa_own`` (network units), ``(batch, Q, H, W)``:
@@ -251,12 +253,14 @@ class AnyProtocolRIM(RIM):
         return step.permute(0, 3, 1, 2).clamp(-GN_MAX_STEP, GN_MAX_STEP)
 
     def start(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Return the pooled-B grid-search start in network units (``start.profile_start``).
+        """Return the pooled-B grid-search start in network units (``start.profile_start``; ``start_pool``
+        "kin": B pooled over the window's pixels of about the same T).
 
         Choice: A starts at most ``MAX_START_AMPLITUDE`` times the image scale. Where the data say nothing of
         A (a T2 far below the first echo time) the closed form divides noise by a vanishing basis norm.
         """
-        kappa = start.profile_start(self.model, signal_net, tau_ms, mask, self.window)
+        kin = start.KIN_WIDTH if self.start_pool == "kin" else None
+        kappa = start.profile_start(self.model, signal_net, tau_ms, mask, self.window, kin)
         upper = self.upper.to(kappa).clone()
         upper[:, [p.kind == "amplitude" for p in self.model.parameters]] = MAX_START_AMPLITUDE
         kappa = torch.clamp(kappa, self.lower.to(kappa), upper)
