@@ -311,3 +311,20 @@ def test_an_arim_trained_with_the_kin_start_records_it_and_maps_with_it(tmp_path
     assert meta["settings"]["start_pool"] == "kin" and net.start_pool == "kin"
     with pytest.raises(QmriError, match="start_pool must be"):
         TrainSettings(start_pool="voxel")
+
+
+def test_real_protocols_are_drawn_in_their_share_of_batches_and_the_presets_give_the_nist_plates():
+    from qmri.pipeline.plan import preset_protocols
+
+    real = preset_protocols(["presets/real-phantom.yaml"])
+    assert real["t1_real"] == [[35.0, 75.0, 100.0, 125.0, 150.0, 250.0, 1000.0, 1500.0, 2000.0, 3000.0]]
+    assert len(real["t2_real"]) == 1 and len(real["t2_real"][0]) == 32
+    settings = AnyProtocolSettings(**real, real_share=0.25)
+    rng = np.random.default_rng(0)
+    draws = [draw_protocol("t1", settings, rng) for _ in range(400)]
+    share = np.mean([list(d) == real["t1_real"][0] for d in draws])
+    assert abs(share - 0.25) < 4 * np.sqrt(0.25 * 0.75 / 400)  # binomial: 4 SDs
+    # without real protocols the random stream is the one trained before they existed
+    plain = AnyProtocolSettings()
+    a, b = np.random.default_rng(1), np.random.default_rng(1)
+    assert np.array_equal(draw_protocol("t2", plain, a), draw_protocol("t2", AnyProtocolSettings(t1_real=[[1, 2]]), b))

@@ -184,3 +184,27 @@ def test_the_fidelity_table_names_every_difference_and_its_measured_effect():
     assert shown["B from the data (slope >= 0.5)"].to_dict() == {("ours", "resnet"): "recalls it",
                                                                 ("batchnorm", "resnet"): "reads it",
                                                                 ("mle", "mle"): "recalls it"}
+
+
+def test_the_studys_findings_say_which_arm_meets_the_target_and_why_a_network_recalls_b():
+    from qmri.paper import fidelity
+
+    def row(arm, method, rb10, rb100, slope, ablation_b=None):
+        return {"arm": arm, "method": method, "mean_abs_rb_pct": 5.0, "b_slope": slope, "slice_rb_snr10_pct": rb10,
+                "slice_rb_snr100_pct": rb100, "ablation_b_pct": ablation_b, "ablation_t1_pct": ablation_b and 50.0}
+
+    scores = pd.DataFrame([row("mle", "mle", 0.5, 0.2, 0.99),
+                           row("ours", "rim", 4.5, -5.0, 0.06, 0.2), row("units", "rim", 1.5, 1.9, 0.14, 0.6),
+                           row("ours", "resnet", 90.0, 80.0, 0.02), row("batchnorm", "resnet", 9.0, -8.0, 0.6)])
+    rim, resnet = fidelity.findings(scores)
+    # 1.9 % meets the RIM's RB target but its B is recalled (slope 0.14 < 0.5): no arm meets the target
+    assert rim.startswith("- RIM: no arm meets the target") and "closest is units (1.9 %)" in rim
+    assert "recalls B: B slope 0.06 to 0.14 over the arms against the MLE's 0.99" in rim
+    assert "B moves by 0.4 % (median over the arms; T1 by 50.0 %): its B does not answer to the data term" in rim
+    assert resnet == "- ResNet: the target (slice |RB| <= 10 % at every SNR) is met by batchnorm."
+    reads = scores.assign(b_slope=scores["b_slope"].where(scores["arm"] != "units", 0.7))
+    assert fidelity.findings(reads)[0] == ("- RIM: the target (slice |RB| <= 2 % at every SNR, B slope >= 0.5) is "
+                                           "met by units.")
+    text = report.render((), {}, pd.DataFrame(), {}, [], {}, pd.DataFrame(), None,
+                         {"the study": fidelity.study_table(scores)})
+    assert rim in text.split("## the study")[1]

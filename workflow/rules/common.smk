@@ -21,6 +21,7 @@ from qmri.pipeline.plan import (
     form_voxel_noise,
     methods,
     our_weights,
+    preset_protocols,
     replicate_methods,
     run_voxel_noise,
     split_estimator,
@@ -329,3 +330,9 @@ def arim_settings(task):
     return {"iterations": spec["iterations"][task], "batch_size": spec["batch_size"],
             "checkpoint_every": spec["checkpoint_every"], "data_term": spec["data_term"],
             "start_pool": spec["start_pool"]}
+
+
+def arim_data():
+    """What our aRIM's training maps are drawn from beyond ``AnyProtocolSettings``' defaults: the protocols of the
+    phantom datasets of ``arim.phantoms`` in ``arim.real_share`` of the batches."""
+    return preset_protocols(config["arim"]["phantoms"]) | {"real_share": config["arim"]["real_share"]}

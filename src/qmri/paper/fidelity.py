@@ -58,13 +58,54 @@ COLUMNS = {"mean_abs_rb_pct": "mean |RB| (%)", "mean_cv_pct": "mean CV (%)", "b_
 READS_B_SLOPE = 0.5
 
 
+#: the networks issue's targets on the Monte Carlo slice: the largest |median T1 RB| (%) over the study's SNRs
+SLICE_TARGETS = {"rim": 2.0, "resnet": 10.0}
+#: a B that moves less than this (%) without the likelihood gradient does not answer to the data term
+ANSWERS_PCT = 1.0
+NAMES = {"rim": "RIM", "resnet": "ResNet"}
+
+
+def findings(scores: pd.DataFrame) -> list[str]:
+    """Return the study's verdict per paper network, one markdown bullet each: which arms meet the target
+    (``SLICE_TARGETS``; the RIM's also needs B read from the data), else the closest arm; and where no arm reads B,
+    that the network recalls it, with the measured reason (B slopes against the MLE's, the gradient ablation)."""
+    rb = [c for c in scores if c.startswith("slice_rb_snr")]
+    mle = scores[scores["method"] == "mle"]["b_slope"]
+    lines = []
+    for method, target in SLICE_TARGETS.items():
+        part = scores[scores["method"] == method].set_index("arm")
+        if part.empty:
+            continue
+        worst, reads = part[rb].abs().max(axis=1), part["b_slope"] >= READS_B_SLOPE
+        wanted = f"slice |RB| <= {target:g} % at every SNR" + (f", B slope >= {READS_B_SLOPE}" if method == "rim" else "")
+        met = [arm for arm in part.index if worst[arm] <= target and (method != "rim" or reads[arm])]
+        line = (f"- {NAMES[method]}: the target ({wanted}) is met by {', '.join(met)}." if met else
+                f"- {NAMES[method]}: no arm meets the target ({wanted}); the closest is {worst.idxmin()} "
+                f"({worst.min():.1f} %).")
+        if not reads.any():
+            line += (f" Every arm's {NAMES[method]} recalls B: B slope {part['b_slope'].min():.2f} to "
+                     f"{part['b_slope'].max():.2f} over the arms" + (f" against the MLE's {mle.iloc[0]:.2f}"
+                                                                     if len(mle) else "") + ".")
+            if "ablation_b_pct" in part and part["ablation_b_pct"].notna().any():
+                moved, t1 = part["ablation_b_pct"].median(), part["ablation_t1_pct"].median()
+                line += (f" Without the likelihood gradient its B moves by {moved:.1f} % (median over the arms; T1 by "
+                         f"{t1:.1f} %)" + (": its B does not answer to the data term." if moved < ANSWERS_PCT else
+                                           ": the data term moves its B, but not to the truth."))
+            else:
+                line += " It reads no data term: its B is what its training set taught it."
+        lines.append(line)
+    return lines
+
+
 def study_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Return the study as the report shows it: one row per arm and method (the MLE once), the columns named, and
-    whether each method reads B from the data (its B slope at least ``READS_B_SLOPE``) or recalls it."""
+    whether each method reads B from the data (its B slope at least ``READS_B_SLOPE``) or recalls it; the
+    table's ``attrs["notes"]`` holds its ``findings``."""
     table = scores.set_index(["arm", "method"])[[c for c in COLUMNS if c in scores]]
     reads = table["b_slope"] >= READS_B_SLOPE
     table = table.rename(columns=COLUMNS)
     table[f"B from the data (slope >= {READS_B_SLOPE})"] = reads.map({True: "reads it", False: "recalls it"})
+    table.attrs["notes"] = findings(scores)
     return table
 
 

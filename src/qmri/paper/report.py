@@ -237,6 +237,7 @@ def render(claims: tuple[Claim, ...], verdicts: dict[str, Verdict], headline: pd
               headline.to_markdown(floatfmt=".2f"), "", "## Trained models", "", models.to_markdown(disable_numparse=True), ""]
     for title, table in (tables or {}).items():
         lines += [f"## {title}", "", table.reset_index().to_markdown(index=False, floatfmt=".2f"), ""]
+        lines += [*table.attrs.get("notes", []), ""] if table.attrs.get("notes") else []
     if ours is not None:
         lines += ["## Beyond the paper: our any-protocol RIM (aRIM)", "",
                   "One model per task for every protocol, trained on structure-agnostic maps over the physical range, "

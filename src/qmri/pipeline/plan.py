@@ -3,6 +3,10 @@ names of the fit stage's estimators (every Snakemake invocation, and every clust
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 from qmri.errors import QmriError
 from qmri.estimators.networks import packaged_weights
 from qmri.estimators.networks.form import OPTIONS, NetworkForm, settings_form
@@ -177,3 +181,17 @@ def form_choices(config: dict) -> dict[str, str]:
     choices["float32"] = (side[True] if precisions == {"float32"} else
                           "ours" + (" (bfloat16 where the hardware has it)" if "auto" in precisions else ""))
     return choices
+
+
+def preset_protocols(presets: list[str]) -> dict[str, list[list[float]]]:
+    """Return ``{"t1_real": [...], "t2_real": [...]}``: the times (ms) of the protocols the phantom datasets of
+    ``presets`` (YAML files, config form) were acquired with, for our aRIM's protocol draws."""
+    found = {"t1_real": [], "t2_real": []}
+    for preset in presets:
+        spec = yaml.safe_load(Path(preset).read_text())
+        for dataset in spec.get("phantom", {}).get("datasets", {}).values():
+            protocol = spec["protocols"][dataset["protocol"]]
+            times = [float(t) for t in protocol["tau_ms"]]
+            if times not in found[f"{protocol['task']}_real"]:
+                found[f"{protocol['task']}_real"].append(times)
+    return found

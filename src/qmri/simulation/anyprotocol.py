@@ -25,6 +25,8 @@ range. ``identifiability_weights`` weighs A and the time by how well the data ca
 
 Protocols (the same for every item of a batch): T1: 6-40 inversion times from 20-200 ms to
 700-4000 ms; T2: 4-40 echo times from 5-30 ms to 80-640 ms; linear or geometric spacing, half each.
+Where real scanners' protocols are given (``t1_real``, ``t2_real``: the NIST plates' irregular times, never
+their images), ``real_share`` of the batches take one of them instead.
 The paper's protocols (IV_T1 139-937 ms, 31 TIs; 23 and 25 TIs from 172 ms; T2 10-320 ms, 6 echoes)
 and the NIST phantom scans (10 TIs 35-3000 ms, 32 echoes 10-320 ms) lie inside these ranges.
 """
@@ -57,10 +59,22 @@ class AnyProtocolSettings:
     #: (count low, count high, first time low/high, last time low/high) per task
     t1_protocols: tuple[int, int, float, float, float, float] = (6, 40, 20.0, 200.0, 700.0, 4000.0)
     t2_protocols: tuple[int, int, float, float, float, float] = (4, 40, 5.0, 30.0, 80.0, 640.0)
+    #: real protocols' times (ms) per task, drawn as they are in ``real_share`` of the batches
+    t1_real: tuple[tuple[float, ...], ...] = ()
+    t2_real: tuple[tuple[float, ...], ...] = ()
+    real_share: float = 0.25
+
+    def __post_init__(self):
+        for name in ("t1_real", "t2_real"):
+            object.__setattr__(self, name, tuple(tuple(float(t) for t in times) for times in getattr(self, name)))
 
 
 def draw_protocol(task: str, settings: AnyProtocolSettings, rng: np.random.Generator) -> np.ndarray:
-    """Return sorted preparation times (ms) drawn for one batch: the count, the range and the spacing at random."""
+    """Return sorted preparation times (ms) drawn for one batch: one of the task's real protocols in ``real_share``
+    of the batches where there are any, else the count, the range and the spacing at random."""
+    real = settings.t1_real if task == "t1" else settings.t2_real
+    if real and rng.random() < settings.real_share:  # no draw without real protocols: the old streams stay
+        return np.sort(np.asarray(real[int(rng.integers(len(real)))]))
     n_lo, n_hi, first_lo, first_hi, last_lo, last_hi = settings.t1_protocols if task == "t1" else settings.t2_protocols
     n = int(rng.integers(n_lo, n_hi + 1))
     first = math.exp(rng.uniform(math.log(first_lo), math.log(first_hi)))
