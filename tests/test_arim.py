@@ -324,7 +324,8 @@ def test_real_protocols_are_drawn_in_their_share_of_batches_and_the_presets_give
     draws = [draw_protocol("t1", settings, rng) for _ in range(400)]
     share = np.mean([list(d) == real["t1_real"][0] for d in draws])
     assert abs(share - 0.25) < 4 * np.sqrt(0.25 * 0.75 / 400)  # binomial: 4 SDs
-    # without real protocols the random stream is the one trained before they existed
-    plain = AnyProtocolSettings()
-    a, b = np.random.default_rng(1), np.random.default_rng(1)
-    assert np.array_equal(draw_protocol("t2", plain, a), draw_protocol("t2", AnyProtocolSettings(t1_real=[[1, 2]]), b))
+    # without real protocols, or with a zero share, the random stream is the one trained before they existed
+    for task, other in (("t2", AnyProtocolSettings(t1_real=[[1, 2]])), ("t1", AnyProtocolSettings(**real, real_share=0))):
+        a, b = np.random.default_rng(1), np.random.default_rng(1)
+        assert [list(draw_protocol(task, AnyProtocolSettings(), a)) for _ in range(5)] == [
+            list(draw_protocol(task, other, b)) for _ in range(5)]

@@ -73,7 +73,7 @@ def draw_protocol(task: str, settings: AnyProtocolSettings, rng: np.random.Gener
     """Return sorted preparation times (ms) drawn for one batch: one of the task's real protocols in ``real_share``
     of the batches where there are any, else the count, the range and the spacing at random."""
     real = settings.t1_real if task == "t1" else settings.t2_real
-    if real and rng.random() < settings.real_share:  # no draw without real protocols: the old streams stay
+    if real and settings.real_share > 0 and rng.random() < settings.real_share:  # else no draw: old streams stay
         return np.sort(np.asarray(real[int(rng.integers(len(real)))]))
     n_lo, n_hi, first_lo, first_hi, last_lo, last_hi = settings.t1_protocols if task == "t1" else settings.t2_protocols
     n = int(rng.integers(n_lo, n_hi + 1))
