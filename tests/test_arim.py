@@ -329,3 +329,14 @@ def test_real_protocols_are_drawn_in_their_share_of_batches_and_the_presets_give
         a, b = np.random.default_rng(1), np.random.default_rng(1)
         assert [list(draw_protocol(task, AnyProtocolSettings(), a)) for _ in range(5)] == [
             list(draw_protocol(task, other, b)) for _ in range(5)]
+
+
+def test_the_cosine_schedule_falls_from_the_learning_rate_to_zero_and_a_constant_one_stays():
+    from qmri.training import TrainSettings
+
+    cosine = TrainSettings(iterations=100, learning_rate=1e-3, lr_schedule="cosine")
+    assert cosine.rate(0) == 1e-3 and cosine.rate(50) == pytest.approx(5e-4) and cosine.rate(100) == pytest.approx(0)
+    assert all(cosine.rate(i) > cosine.rate(i + 1) for i in range(100))
+    assert {TrainSettings(iterations=100).rate(i) for i in range(100)} == {1e-3}
+    with pytest.raises(QmriError, match="lr_schedule must be"):
+        TrainSettings(lr_schedule="step")

@@ -136,6 +136,8 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
             compiled = False
             optimiser.zero_grad(set_to_none=True)
             loss, outputs = _loss(net, batch, device, dtype, criterion)
+        for group in optimiser.param_groups:  # from the iteration alone, so a resumed run takes the same rates
+            group["lr"] = settings.rate(iteration)
         optimiser.step()
         _, target, mask, _, weights = batch
         final = criterion(outputs[-1:], target, mask, weights).item()

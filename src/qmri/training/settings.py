@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from qmri.errors import QmriError
@@ -9,6 +10,9 @@ from qmri.estimators.networks.form import NetworkForm, network_form
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS
 from qmri.estimators.networks.rim import DATA_TERMS
 from qmri.estimators.networks.start import START_POOLS
+
+#: learning-rate schedules of a training run (``TrainSettings.rate``)
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class TrainSettings:
     form: dict = field(default_factory=dict)
     #: what our RIM's cell reads of the data (``qmri.estimators.networks.rim.DATA_TERMS``); the paper's nets ignore it
     data_term: str = "gradient"
+    #: the learning rate over the run: "constant" (the paper's Adam) or "cosine" (from ``learning_rate`` to 0 at the
+    #: last iteration, so that the final weights are not one noisy step of a constant-rate walk)
+    lr_schedule: str = "constant"
     #: how our RIM's start pools B (``qmri.estimators.networks.start.START_POOLS``); the paper's nets ignore it
     start_pool: str = "window"
 
@@ -44,9 +51,17 @@ class TrainSettings:
             raise QmriError(f"training: compile must be true, false or auto, got {self.compile!r}")
         if self.data_term not in DATA_TERMS:
             raise QmriError(f"training: data_term must be {' or '.join(DATA_TERMS)}, got {self.data_term!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise QmriError(f"training: lr_schedule must be {' or '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.start_pool not in START_POOLS:
             raise QmriError(f"training: start_pool must be {' or '.join(START_POOLS)}, got {self.start_pool!r}")
         self.network_form()  # a one-line error for an unknown variant, switch or option
+
+    def rate(self, iteration: int) -> float:
+        """Return the learning rate of step ``iteration`` (0-based) under ``lr_schedule``."""
+        if self.lr_schedule == "constant":
+            return self.learning_rate
+        return self.learning_rate * 0.5 * (1 + math.cos(math.pi * iteration / self.iterations))
 
     def network_form(self) -> NetworkForm:
         """Return the resolved form of the network these settings train."""
