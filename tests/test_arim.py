@@ -291,26 +291,17 @@ def test_our_rims_data_terms_match_a_slow_per_pixel_reference(task):
             assert torch.allclose(terms["gauss_newton"][0, :, y, x], step.clamp(-GN_MAX_STEP, GN_MAX_STEP), rtol=1e-6)
 
 
-def test_an_arim_trained_with_another_data_term_records_it_and_maps_with_it(tmp_path):
+@pytest.mark.parametrize("task, setting, value, unknown", [("t2", "data_term", "gauss_newton", "residual"),
+                                                            ("t1", "start_pool", "kin", "voxel")])
+def test_an_arim_trained_with_another_setting_records_it_and_maps_with_it(tmp_path, task, setting, value, unknown):
     from qmri.training import TrainSettings, train
 
-    settings = TrainSettings(iterations=2, batch_size=2, checkpoint_every=1, data_term="gauss_newton")
-    train("arim", "any", "t2", None, None, settings, 0, tmp_path / "t2.pt", tmp_path / "t2.csv", progress=False)
-    net, meta = load_model(tmp_path / "t2.pt")
-    assert meta["settings"]["data_term"] == "gauss_newton" and net.data_term == "gauss_newton"
-    with pytest.raises(QmriError, match="data_term must be"):
-        TrainSettings(data_term="residual")
-
-
-def test_an_arim_trained_with_the_kin_start_records_it_and_maps_with_it(tmp_path):
-    from qmri.training import TrainSettings, train
-
-    settings = TrainSettings(iterations=2, batch_size=2, checkpoint_every=1, start_pool="kin")
-    train("arim", "any", "t1", None, None, settings, 0, tmp_path / "t1.pt", tmp_path / "t1.csv", progress=False)
-    net, meta = load_model(tmp_path / "t1.pt")
-    assert meta["settings"]["start_pool"] == "kin" and net.start_pool == "kin"
-    with pytest.raises(QmriError, match="start_pool must be"):
-        TrainSettings(start_pool="voxel")
+    settings = TrainSettings(iterations=2, batch_size=2, checkpoint_every=1, **{setting: value})
+    train("arim", "any", task, None, None, settings, 0, tmp_path / "m.pt", tmp_path / "m.csv", progress=False)
+    net, meta = load_model(tmp_path / "m.pt")
+    assert meta["settings"][setting] == value and getattr(net, setting) == value
+    with pytest.raises(QmriError, match=f"{setting} must be"):
+        TrainSettings(**{setting: unknown})
 
 
 def test_real_protocols_are_drawn_in_their_share_of_batches_and_the_presets_give_the_nist_plates():

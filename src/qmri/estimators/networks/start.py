@@ -129,8 +129,8 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
             b_map, nearest = _minimum(profile, effs)
             if kin is not None and window is not None:
                 own = best_t.gather(0, nearest).view(b, h, w).log()  # each pixel's T at the window's B
-                profile = torch.where(kin_sum(weight, own, window, kin) > 0.5,
-                                      kin_sum(rss * weight, own, window, kin), pooled_all)
+                kin_pooled = kin_sum(torch.cat([rss * weight, weight], dim=1), own, window, kin)  # one pass, both
+                profile = torch.where(kin_pooled[:, -1:] > 0.5, kin_pooled[:, :-1], pooled_all)
                 b_map, nearest = _minimum(profile, effs)
         else:
             b_map, nearest = None, torch.zeros(1, b * h * w, dtype=torch.long, device=signal.device)
