@@ -1,6 +1,7 @@
 """RIM, ResNet, scaling, training, checkpoints and inference."""
 
 import os
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from qmri.estimators.networks.checkpoint import load_model, predict
 from qmri.estimators.networks.resnet import BLOCK_WIDTHS, ResNet, resampled_stem, resampling_matrix
 from qmri.estimators.networks.rim import RIM, ConvGRU, tanh
 from qmri.physics.signal import InversionRecovery, T2Decay
+from qmri.simulation.anyprotocol import AnyProtocolSettings
 from qmri.training import TrainSettings, train
 
 TAU = [139.0, 300.0, 520.0, 700.0, 937.0]
@@ -168,6 +170,17 @@ def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monk
         assert torch.equal(value, resumed["state_dict"][key]), key
     assert not (tmp_path / "b.pt.resume").exists()
     assert np.genfromtxt(tmp_path / "b.csv", delimiter=",", names=True)["iteration"].tolist() == list(range(1, 7))
+
+
+@pytest.mark.parametrize(("current", "resumed"), [({}, True), ({"lr_schedule": "cosine"}, False)])
+def test_a_resume_file_older_than_a_setting_resumes_only_at_its_default(current, resumed):
+    from qmri.training.loop import resumes
+
+    identity = {"method": "arim", "settings": asdict(TrainSettings(**current)), "data": asdict(AnyProtocolSettings())}
+    old = {**identity, "settings": asdict(TrainSettings()), "data": asdict(AnyProtocolSettings())}
+    del old["settings"]["lr_schedule"], old["data"]["real_share"]
+    assert resumes(old, identity) is resumed
+    assert not resumes({**old, "method": "rim"}, identity)
 
 
 def test_compiles_rim_only_where_it_was_measured_to_pay():

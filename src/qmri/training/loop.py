@@ -54,6 +54,17 @@ def _loss(net: torch.nn.Module, batch: tuple, device: torch.device, dtype: torch
     return loss, outputs
 
 
+def resumes(state: dict, identity: dict) -> bool:
+    """Whether a resume file's ``state`` belongs to the run ``identity`` describes.
+
+    A setting the file predates (of ``TrainSettings`` or ``AnyProtocolSettings``) counts as its default, so adding
+    a setting does not restart the half-finished runs that never used it.
+    """
+    defaults = {"settings": asdict(TrainSettings()), "data": asdict(AnyProtocolSettings())}
+    return all((defaults[key] | state[key]) == value if key in defaults and key in state else state.get(key) == value
+               for key, value in identity.items())
+
+
 def log_progress(name: str, rows: list[dict], total: int, window: int = 50) -> None:
     """Log one line: iterations done of ``total``, seconds per iteration over the last ``window``, loss and ETA."""
     recent = rows[-window:]
@@ -77,7 +88,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
     ``settings.iterations`` are then the fine-tuning's, with a fresh Adam.
 
     A resume file ``<output>.resume`` is written every ``checkpoint_every`` iterations; if present
-    at the start (same method, protocol and settings), training continues from it, bit-identically
+    at the start (same method, protocol and settings: ``resumes``), training continues from it, bit-identically
     on a CPU. The CSV log gets one row per iteration.
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -105,7 +116,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
     start, rows = 0, []
     if resume.exists():
         state = torch.load(resume, map_location=device, weights_only=True)
-        if all(state.get(k) == v for k, v in identity.items()):
+        if resumes(state, identity):
             net.load_state_dict(state["state_dict"])
             optimiser.load_state_dict(state["optimizer"])
             batches.restore(state["batches"])
