@@ -161,6 +161,30 @@ def test_pooled_cell_sees_the_whole_image_and_the_paper_cell_does_not():
         assert (not torch.allclose(a, b)) == reaches, method
 
 
+def test_a_jittered_start_moves_half_the_training_maps_and_never_an_inference():
+    """With ``start_jitter`` s, about JITTER_SHARE of 200 training maps start off their conditional fit, by one
+    offset per map and parameter plus one per pixel (each SD s: the moved maps' map-mean offsets have SD about s);
+    in evaluation mode the start is the plain one."""
+    from qmri.estimators.networks.rim import JITTER_SHARE
+
+    torch.manual_seed(5)
+    model, tau = InversionRecovery(), torch.tensor(IV_T1)
+    kappa = torch.tensor([1.0, 1.9, 900.0]).view(1, 3, 1, 1).expand(200, 3, 8, 8)
+    signal = model.forward(kappa, tau) + 0.02 * torch.randn(200, len(tau), 8, 8)
+    mask = torch.ones(200, 8, 8, dtype=torch.bool)
+    plain = build_network("arim", model, len(tau)).start(signal, tau, mask)
+    net = build_network("arim", model, len(tau), start_jitter=0.3)
+    assert torch.equal(net.eval().start(signal, tau, mask), plain)
+    offset = net.train().start(signal, tau, mask) - plain  # shape (200, 3, 8, 8)
+    moved = offset.abs().amax(dim=(1, 2, 3)) > 0
+    binomial_sd = math.sqrt(JITTER_SHARE * (1 - JITTER_SHARE) / 200)
+    assert abs(moved.float().mean().item() - JITTER_SHARE) < 4 * binomial_sd
+    map_means = offset[moved].mean(dim=(2, 3))  # shape (moved, 3): the map's offset plus a mean of 64 pixels'
+    expected_sd = 0.3 * math.sqrt(1 + 1 / 64)
+    assert abs(map_means.std().item() / expected_sd - 1) < 4 / math.sqrt(2 * map_means.numel())
+    assert abs((offset[moved] - map_means[..., None, None]).std().item() / 0.3 - 1) < 0.05
+
+
 def test_a_pickled_checkpoint_is_refused_with_one_line(tmp_path, capsys):
     class Payload:
         def __reduce__(self):
@@ -292,7 +316,8 @@ def test_our_rims_data_terms_match_a_slow_per_pixel_reference(task):
 
 
 @pytest.mark.parametrize("task, setting, value, unknown", [("t2", "data_term", "gauss_newton", "residual"),
-                                                            ("t1", "start_pool", "kin", "voxel")])
+                                                            ("t1", "start_pool", "kin", "voxel"),
+                                                            ("t1", "start_jitter", 0.3, -1.0)])
 def test_an_arim_trained_with_another_setting_records_it_and_maps_with_it(tmp_path, task, setting, value, unknown):
     from qmri.training import TrainSettings, train
 

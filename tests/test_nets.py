@@ -143,15 +143,22 @@ def test_resnet_with_another_n_is_a_clear_error(rng, tmp_path):
         predict(net, meta, torch.rand(1, 7, 8, 8), list(range(100, 800, 100)), "t1")
 
 
-def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monkeypatch):
-    from qmri.training.batches import Batches
+@pytest.mark.parametrize("method", ["rim", "arim"])
+def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monkeypatch, method):
+    """The paper's RIM, and our RIM with a jittered start (torch's generator restored with the batches')."""
+    from qmri.training.batches import AnyProtocolBatches, Batches
 
-    trainset = toy_trainset(rng)
+    batches_class = Batches if method == "rim" else AnyProtocolBatches
+    trainset, tau = (toy_trainset(rng), TAU) if method == "rim" else (None, None)
     settings = TrainSettings(iterations=6, batch_size=3, rim_steps=2, rim_features=8, checkpoint_every=3,
-                             precision="float32")
-    straight = train("rim", "p", "t1", TAU, trainset, settings, 1, tmp_path / "a.pt", tmp_path / "a.csv",
+                             precision="float32", start_jitter=0.3 if method == "arim" else 0.0)
+
+    def run(name):
+        return train(method, "p", "t1", tau, trainset, settings, 1, tmp_path / f"{name}.pt", tmp_path / f"{name}.csv",
                      progress=False)
-    original, calls = Batches.next, {"n": 0}
+
+    straight = run("a")
+    original, calls = batches_class.next, {"n": 0}
 
     def dying_next(self):  # the job is killed while drawing the 5th mini-batch
         calls["n"] += 1
@@ -159,13 +166,12 @@ def test_training_resumes_bit_identically_after_interruption(rng, tmp_path, monk
             raise KeyboardInterrupt
         return original(self)
 
-    monkeypatch.setattr(Batches, "next", dying_next)
+    monkeypatch.setattr(batches_class, "next", dying_next)
     with pytest.raises(KeyboardInterrupt):
-        train("rim", "p", "t1", TAU, trainset, settings, 1, tmp_path / "b.pt", tmp_path / "b.csv", progress=False)
+        run("b")
     assert (tmp_path / "b.pt.resume").exists() and not (tmp_path / "b.pt").exists()
-    monkeypatch.setattr(Batches, "next", original)
-    resumed = train("rim", "p", "t1", TAU, trainset, settings, 1, tmp_path / "b.pt", tmp_path / "b.csv",
-                    progress=False)
+    monkeypatch.setattr(batches_class, "next", original)
+    resumed = run("b")
     for key, value in straight["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key
     assert not (tmp_path / "b.pt.resume").exists()

@@ -329,7 +329,7 @@ def arim_settings(task):
     spec = config["arim"]
     return {"iterations": spec["iterations"][task], "batch_size": spec["batch_size"],
             "checkpoint_every": spec["checkpoint_every"], "data_term": spec["data_term"],
-            "start_pool": spec["start_pool"], "lr_schedule": spec["lr_schedule"]}
+            "start_pool": spec["start_pool"], "start_jitter": spec["start_jitter"], "lr_schedule": spec["lr_schedule"]}
 
 
 def arim_data():

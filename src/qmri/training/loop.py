@@ -97,7 +97,7 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
     n_images = 0 if tau_ms is None else len(tau_ms)
     form = settings.network_form()
     net = build_network(method, model, n_images, settings.rim_steps, settings.rim_features, settings.resnet_widths,
-                        form, settings.data_term, settings.start_pool)
+                        form, settings.data_term, settings.start_pool, settings.start_jitter)
     criterion = loss_function(form, model)
     started = None if start is None else start_from(net, method, task, start, tau_ms)
     net = net.to(device).to(memory_format=torch.channels_last)
@@ -120,6 +120,8 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
             net.load_state_dict(state["state_dict"])
             optimiser.load_state_dict(state["optimizer"])
             batches.restore(state["batches"])
+            if "rng" in state:  # torch's generator (a training start's jitter); files before it had none to keep
+                torch.set_rng_state(state["rng"])
             start, rows = state["iteration"], state["log"]
     net.train()
     name = f"train {method} {protocol}"
@@ -160,7 +162,8 @@ def train(method: str, protocol: str, task: str, tau_ms: list[float] | None, tra
         if (iteration + 1) % settings.checkpoint_every == 0 and iteration + 1 < settings.iterations:
             with atomic_path(resume) as tmp:
                 torch.save({**identity, "state_dict": net.state_dict(), "optimizer": optimiser.state_dict(),
-                            "batches": batches.state(), "iteration": iteration + 1, "log": rows}, tmp)
+                            "batches": batches.state(), "rng": torch.get_rng_state(), "iteration": iteration + 1,
+                            "log": rows}, tmp)
     checkpoint = model_checkpoint(identity, net.state_dict(), rows, model, config, device, dtype) | {
         "compiled": compiled}
     with atomic_path(log_csv) as tmp, open(tmp, "w", newline="") as stream:

@@ -43,6 +43,8 @@ class TrainSettings:
     lr_schedule: str = "constant"
     #: how our RIM's start pools B (``qmri.estimators.networks.start.START_POOLS``); the paper's nets ignore it
     start_pool: str = "window"
+    #: the SD (network units) by which our RIM's training starts are moved off (``AnyProtocolRIM.jitter``); 0: never
+    start_jitter: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "resnet_widths", tuple(self.resnet_widths))
@@ -55,6 +57,8 @@ class TrainSettings:
             raise QmriError(f"training: lr_schedule must be {' or '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.start_pool not in START_POOLS:
             raise QmriError(f"training: start_pool must be {' or '.join(START_POOLS)}, got {self.start_pool!r}")
+        if self.start_jitter < 0:
+            raise QmriError(f"training: start_jitter must be >= 0, got {self.start_jitter!r}")
         self.network_form()  # a one-line error for an unknown variant, switch or option
 
     def rate(self, iteration: int) -> float:

@@ -57,10 +57,11 @@ def autocast(device: torch.device, dtype: torch.dtype):
 
 def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int = 6, rim_features: int = 36,
                   resnet_widths: tuple[int, ...] = BLOCK_WIDTHS, form: NetworkForm = OURS,
-                  data_term: str = "gradient", start_pool: str = "window") -> nn.Module:
+                  data_term: str = "gradient", start_pool: str = "window", start_jitter: float = 0.0) -> nn.Module:
     """Return a fresh network: the paper's RIM (J = ``rim_steps``) or ResNet (blocks ``resnet_widths`` wide) for
     ``n_images`` images built as ``form`` says, or our any-protocol RIM ``arim`` reading ``data_term``
-    (``AnyProtocolRIM.gradient``) from a start pooled as ``start_pool`` says (``n_images`` and ``form`` unused).
+    (``AnyProtocolRIM.gradient``) from a start pooled as ``start_pool`` says and, in training, moved off by
+    ``start_jitter`` (``n_images`` and ``form`` unused).
 
     Weights: Kaiming normal with zero biases (``form.init="kaiming"``) or torch's defaults (``"torch"``, the
     authors'). Choice, with Kaiming weights: a RIM's last 1 x 1 convolution starts at zero, so an untrained RIM
@@ -70,7 +71,7 @@ def build_network(method: str, model: SignalModel, n_images: int, rim_steps: int
         net = RIM(model, steps=rim_steps, features=rim_features, form=form)
     elif method == "arim":
         net = AnyProtocolRIM(model, steps=rim_steps, features=rim_features, data_term=data_term,
-                             start_pool=start_pool)
+                             start_pool=start_pool, start_jitter=start_jitter)
     elif method == "resnet":
         net = ResNet(n_images, model.n_params, tuple(resnet_widths), form, model)
     else:
@@ -127,7 +128,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
         raise QmriError(f"{path}: {err}") from None
     net = build_network(checkpoint["method"], model_for_task(checkpoint["task"]), checkpoint["n_images"],
                         settings["rim_steps"], settings["rim_features"], settings.get("resnet_widths", BLOCK_WIDTHS),
-                        form, settings.get("data_term", "gradient"), settings.get("start_pool", "window"))
+                        form, settings.get("data_term", "gradient"), settings.get("start_pool", "window"),
+                        settings.get("start_jitter", 0.0))
     try:
         net.load_state_dict(checkpoint["state_dict"])
     except RuntimeError:

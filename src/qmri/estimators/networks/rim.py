@@ -34,6 +34,8 @@ DATA_TERMS = ("gradient", "scaled", "gauss_newton")
 GN_DAMPING = 0.1
 #: a Gauss-Newton step is clipped to this many network units per parameter (log T: a factor e^2 in T)
 GN_MAX_STEP = 2.0
+#: share of a training batch's maps whose start is moved off (``AnyProtocolRIM.start_jitter``); the rest keep theirs
+JITTER_SHARE = 0.5
 
 
 class _Tanh(torch.autograd.Function):
@@ -221,13 +223,17 @@ class AnyProtocolRIM(RIM):
     context_channels = 1
 
     def __init__(self, model: SignalModel, steps: int = 6, features: int = 36, window: int | None = 65,
-                 data_term: str = "gradient", start_pool: str = "window"):
+                 data_term: str = "gradient", start_pool: str = "window", start_jitter: float = 0.0):
         super().__init__(model, steps, features)
         if data_term not in DATA_TERMS:
             raise ValueError(f"data_term must be one of {', '.join(DATA_TERMS)}, got {data_term!r}")
         if start_pool not in start.START_POOLS:
             raise ValueError(f"start_pool must be one of {', '.join(start.START_POOLS)}, got {start_pool!r}")
+        if start_jitter < 0:
+            raise ValueError(f"start_jitter must be >= 0, got {start_jitter}")
         self.window, self.data_term, self.start_pool = window, data_term, start_pool
+        #: in training only, the SD (network units) by which the start of ``JITTER_SHARE`` of the maps is moved off
+        self.start_jitter = start_jitter
 
     def gradient(self, kappa_own: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         """Return the data term the cell reads at ``kappa_own`` (network units), ``(batch, Q, H, W)``:
@@ -264,7 +270,25 @@ class AnyProtocolRIM(RIM):
         upper = self.upper.to(kappa).clone()
         upper[:, [p.kind == "amplitude" for p in self.model.parameters]] = MAX_START_AMPLITUDE
         kappa = torch.clamp(kappa, self.lower.to(kappa), upper)
-        return scaling.to_network(kappa, self.model, torch.ones_like(signal_net[:, :1, :1, :1]))
+        kappa_net = scaling.to_network(kappa, self.model, torch.ones_like(signal_net[:, :1, :1, :1]))
+        if self.training and self.start_jitter > 0:
+            kappa_net = kappa_net + self.jitter(kappa_net)
+        return kappa_net
+
+    def jitter(self, kappa_net: torch.Tensor) -> torch.Tensor:
+        """Return a training start's displacement (network units, shape of ``kappa_net``): for ``JITTER_SHARE`` of
+        the maps, one offset per parameter and map plus one per pixel, each normal with SD ``start_jitter``; zero
+        for the others.
+
+        Choice: the start is a conditional fit, so at a trained start the data term is about zero and a cell can
+        ignore it (measured: the packaged model's ablation). A start moved off, by the map (which no smoothing
+        undoes) and by the pixel, is one only the data term can show the way back from. The draws use torch's
+        global generator, which the training's resume file restores.
+        """
+        b, q = kappa_net.shape[:2]
+        moved = (torch.rand(b, 1, 1, 1, device=kappa_net.device) < JITTER_SHARE).to(kappa_net)
+        offset = torch.randn(b, q, 1, 1, device=kappa_net.device, dtype=kappa_net.dtype) + torch.randn_like(kappa_net)
+        return self.start_jitter * moved * offset
 
     def context(self, kappa_net: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         """Return ``log(residual RMS of the start + 1e-3)`` (batch, 1, H, W), images in units of their scale.
