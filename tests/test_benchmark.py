@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import IV_T1, REPO, toy_trainset
-from qmri.bench.quality import gradient_ablation, quality_benchmark
+from qmri.bench.quality import MOVED_START, gradient_ablation, moved_start, quality_benchmark
 from qmri.cli import main
 from qmri.estimators.networks.checkpoint import build_network
 from qmri.physics.signal import InversionRecovery
@@ -98,6 +98,34 @@ def test_gradient_ablation_tells_a_rim_that_reads_the_data_from_one_that_does_no
     torch.nn.init.normal_(net.cell.conv_out.weight, std=0.1)
     change = gradient_ablation(net, meta, images, mask, mask[0].numpy(), IV_T1)
     assert min(change) > 1e-4 and net.use_gradient  # every parameter moved; the switch is restored
+
+
+def test_moved_start_tells_a_solver_from_a_corrector_of_its_start():
+    """A cell that takes the Gauss-Newton step it reads (against the negative log-likelihood's gradient) comes back
+    from a start moved by a factor 1.22 in T1 and stays there without it; an untrained cell (no update) stays with or
+    without. The Newton cell need not reach the truth exactly (B and T1 trade off along a shallow valley at these
+    inversion times, and a bfloat16 inference cell rounds its steps), but it must undo most of the offset."""
+
+    class Newton(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv_out = torch.nn.Conv2d(1, 1, 1)  # where the RIM reads its cell's dtype
+
+        def forward(self, kappa, step, h1, h2, weights, context):
+            return -step, h1, h2
+
+    model = InversionRecovery()
+    tau = torch.tensor(IV_T1)
+    images = model.forward(torch.tensor([1.0, 1.9, 900.0]).view(1, 3, 1, 1).expand(1, 3, 16, 16), tau)
+    mask = torch.ones(1, 16, 16, dtype=torch.bool)
+    meta, truth, moved = {"task": "t1", "method": "arim"}, np.full((16, 16), 900.0), 100 * (np.exp(MOVED_START) - 1)
+    net = build_network("arim", model, len(tau), data_term="gauss_newton").eval()
+    still = moved_start(net, meta, images, mask, mask[0].numpy(), IV_T1, truth)
+    assert still == pytest.approx((moved, moved), abs=1.0)
+    net.cell = Newton()
+    solver = moved_start(net, meta, images, mask, mask[0].numpy(), IV_T1, truth)
+    assert abs(solver[0]) < moved / 3 and solver[1] == pytest.approx(moved, abs=1.0)
+    assert net.start_offset is None and net.use_gradient  # the switches are restored
 
 
 @pytest.mark.slow

@@ -234,15 +234,20 @@ class AnyProtocolRIM(RIM):
         self.window, self.data_term, self.start_pool = window, data_term, start_pool
         #: in training only, the SD (network units) by which the start of ``JITTER_SHARE`` of the maps is moved off
         self.start_jitter = start_jitter
+        #: None, or per parameter an offset (network units, shape (Q,)) added to every start (``qmri bench quality``'s
+        #: moved-start check: a solver finds its way back, a corrector of its start does not)
+        self.start_offset: torch.Tensor | None = None
 
     def gradient(self, kappa_own: torch.Tensor, signal_net: torch.Tensor, tau_ms: torch.Tensor) -> torch.Tensor:
         """Return the data term the cell reads at ``kappa_own`` (network units), ``(batch, Q, H, W)``:
 
-        - ``gradient``: the likelihood gradient ``g = J^T (S - f) / N`` (``RIM.gradient``);
+        - ``gradient``: the negative log-likelihood's gradient ``g = J^T (f - S) / N`` (``RIM.gradient``), so that
+          descent is along ``-g``;
         - ``scaled``: ``g_q / sqrt(F_qq)``, each parameter's gradient in units of its own Fisher information
           ``F = J^T J / N``, so that a barely determined parameter and a well determined one speak alike;
         - ``gauss_newton``: the Levenberg-Marquardt step ``(F + GN_DAMPING diag F)^{-1} g`` clipped to
-          ``GN_MAX_STEP``: what a conventional solver would move, which the cell can take, damp or overrule.
+          ``GN_MAX_STEP``, whose negative is the move a conventional solver would make, which the cell can take,
+          damp or overrule.
         """
         grad = super().gradient(kappa_own, signal_net, tau_ms)
         if self.data_term == "gradient":
@@ -273,6 +278,8 @@ class AnyProtocolRIM(RIM):
         kappa_net = scaling.to_network(kappa, self.model, torch.ones_like(signal_net[:, :1, :1, :1]))
         if self.training and self.start_jitter > 0:
             kappa_net = kappa_net + self.jitter(kappa_net)
+        if self.start_offset is not None:
+            kappa_net = kappa_net + self.start_offset.to(kappa_net).view(1, -1, 1, 1)
         return kappa_net
 
     def jitter(self, kappa_net: torch.Tensor) -> torch.Tensor:
