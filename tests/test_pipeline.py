@@ -214,3 +214,5 @@ def test_the_arim_target_trains_scores_and_ships_both_packaged_models(workdir):
     assert "output: src/qmri/estimators/networks/weights/arim-t1.pt" in text
     # the brain share as the packaged models had it: multiplicative voxel noise, not the run's additive one
     assert "results/trainset-multiplicative/mni152.npz" in text
+    one = snakemake(workdir, "src/qmri/estimators/networks/weights/arim-t1.pt", "-n", "--forceall")
+    assert one.returncode == 0 and "arim_train" in one.stdout and "wildcards: task=t2" not in one.stdout + one.stderr

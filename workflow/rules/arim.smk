@@ -1,7 +1,8 @@
 # Beyond the paper: our any-protocol RIM (aRIM) trained and shipped as the package holds it (`snakemake arim`):
 # one model per task trained on structure-agnostic maps and the brain share of the run's training brains, scored
-# on eight unseen subjects (T1) and the phantoms, then copied with its model card into
-# src/qmri/estimators/networks/weights/ (commit them).
+# on eight unseen subjects (T1) and the phantoms of its task, then copied with its model card into
+# src/qmri/estimators/networks/weights/ (commit them). One task's weights ship alone:
+# `snakemake src/qmri/estimators/networks/weights/arim-t1.pt` trains, scores and ships the T1 model only.
 
 
 rule arim_train:
@@ -61,17 +62,18 @@ rule arim_quality:
 
 rule arim_phantoms:
     input:
-        t1="results/arim/t1.pt",
-        t2="results/arim/t2.pt",
+        model="results/arim/{task}.pt",
         presets=config["arim"]["phantoms"],
     output:
-        "results/arim/phantoms.csv",
+        "results/arim/phantoms-{task}.csv",
+    wildcard_constraints:
+        task="t1|t2",
     params:
         study=study("phantom"),
     log:
-        "logs/arim/phantoms.log",
+        "logs/arim/phantoms-{task}.log",
     benchmark:
-        "benchmarks/arim/phantoms.tsv"
+        "benchmarks/arim/phantoms-{task}.tsv"
     threads: job_threads()
     resources:
         mem_mb=6000,
@@ -86,7 +88,7 @@ rule arim_ship:
     input:
         unpack(lambda w: {"quality": "results/arim/quality-t1.csv"} if w.task == "t1" else {}),
         model="results/arim/{task}.pt",
-        phantoms="results/arim/phantoms.csv",
+        phantoms="results/arim/phantoms-{task}.csv",
     output:
         weights=f"{PACKAGED_WEIGHTS}/arim-{{task}}.pt",
         card=f"{PACKAGED_WEIGHTS}/arim-{{task}}.json",

@@ -1,5 +1,5 @@
-"""Score the trained aRIM against the MLE on the run's phantom datasets and those of the presets given
-(``qmri.bench.phantoms.score``)."""
+"""Score the trained aRIM of one task against the MLE on the run's phantom datasets of that task and those of the
+presets given (``qmri.bench.phantoms.score``)."""
 
 import copy
 
@@ -12,14 +12,14 @@ from qmri.pipeline.rulejob import rule_job
 from qmri.pipeline.study import Study, write_table
 
 with rule_job(snakemake) as log:
-    inp, run = snakemake.input, snakemake.params.study
-    weights = {"t1": inp.t1, "t2": inp.t2}
-    tables = [score(Study(run), weights)]
+    inp, run, task = snakemake.input, snakemake.params.study, snakemake.wildcards.task
+    weights, tasks = {task: inp.model}, (task,)
+    tables = [score(Study(run), weights, tasks)]
     for preset in inp.presets:
         config, extra = copy.deepcopy(run), yaml.safe_load(open(preset))
         update_config(config, extra)  # as snakemake merges a --configfile
         config["phantom"]["datasets"] = extra["phantom"]["datasets"]
-        tables.append(score(Study(config), weights))
+        tables.append(score(Study(config), weights, tasks))
     table = pd.concat(tables, ignore_index=True)
     log.info("in-range spheres:\n%s", table.round(2).to_string(index=False))
     write_table(table, snakemake.output[0])

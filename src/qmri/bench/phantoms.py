@@ -11,13 +11,16 @@ from qmri.pipeline.fits import dataset_protocol, estimator, phantom_scans
 from qmri.pipeline.study import Study
 
 
-def score(study: Study, weights: dict[str, str | None]) -> pd.DataFrame:
-    """Return one row per phantom dataset of ``study`` and method (``mle``, ``arim``): ``mean_abs_rb_pct`` and
-    ``mean_cv_pct`` over the in-range spheres (``restricted_averages``); ``weights``: the aRIM checkpoint per task
-    (None: the packaged one)."""
+def score(study: Study, weights: dict[str, str | None], tasks: tuple[str, ...] = ("t1", "t2")) -> pd.DataFrame:
+    """Return one row per phantom dataset of ``study`` for ``tasks`` and method (``mle``, ``arim``):
+    ``mean_abs_rb_pct`` and ``mean_cv_pct`` over the in-range spheres (``restricted_averages``); ``weights``: the
+    aRIM checkpoint per task (None or absent: the packaged one)."""
     rows = []
     for dataset in study.config["phantom"]["datasets"]:
-        protocol, scans = dataset_protocol(study, "phantom", dataset), phantom_scans(study, dataset)
+        protocol = dataset_protocol(study, "phantom", dataset)
+        if protocol.task not in tasks:
+            continue
+        scans = phantom_scans(study, dataset)
         estimators = {method: estimator(study, "phantom", dataset, method,
                                         weights.get(protocol.task) if method == "arim" else None)
                       for method in ("mle", "arim")}
