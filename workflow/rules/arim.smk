@@ -22,7 +22,7 @@ rule arim_train:
         seed=config["arim"]["seed"],
         # a parameter, not an input: the packaged model is also this target's output
         start=lambda w: str(packaged_weights(w.task)) if config["arim"]["start"] == "packaged" else None,
-        data=lambda w: arim_data(),  # per job: no preset read when a run plans other targets
+        data=lambda w: arim_data(w.task),  # per job: no preset read when a run plans other targets
         config=lambda w: {"arim": config["arim"], "trainset": config["trainset"] | {
             "voxel_noise": config["arim"]["voxel_noise"]}},
     log:

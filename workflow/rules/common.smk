@@ -324,15 +324,18 @@ def budget_weights(iterations):
 PACKAGED_WEIGHTS = "src/qmri/estimators/networks/weights"
 
 
+#: the aRIM's training settings that config ``arim`` gives per task
+ARIM_RECIPE = ("iterations", "data_term", "start_pool", "start_jitter", "lr_schedule")
+
+
 def arim_settings(task):
     """The training settings of our aRIM for ``task`` (config ``arim``)."""
     spec = config["arim"]
-    return {"iterations": spec["iterations"][task], "batch_size": spec["batch_size"],
-            "checkpoint_every": spec["checkpoint_every"], "data_term": spec["data_term"],
-            "start_pool": spec["start_pool"], "start_jitter": spec["start_jitter"], "lr_schedule": spec["lr_schedule"]}
+    return {"batch_size": spec["batch_size"], "checkpoint_every": spec["checkpoint_every"]} | {
+        name: spec[name][task] for name in ARIM_RECIPE}
 
 
-def arim_data():
-    """What our aRIM's training maps are drawn from beyond ``AnyProtocolSettings``' defaults: the protocols of the
-    phantom datasets of ``arim.phantoms`` in ``arim.real_share`` of the batches."""
-    return preset_protocols(config["arim"]["phantoms"]) | {"real_share": config["arim"]["real_share"]}
+def arim_data(task):
+    """What our aRIM's training maps for ``task`` are drawn from beyond ``AnyProtocolSettings``' defaults: the
+    protocols of the phantom datasets of ``arim.phantoms`` in ``arim.real_share`` of the batches."""
+    return preset_protocols(config["arim"]["phantoms"]) | {"real_share": config["arim"]["real_share"][task]}
