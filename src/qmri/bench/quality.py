@@ -57,7 +57,7 @@ def moved_start(net: AnyProtocolRIM, meta: dict, images: torch.Tensor, mask: tor
         for use in (True, False):
             net.use_gradient = use
             t1 = predict(net, meta, images, tau_ms, meta["task"], mask=mask)[0, names.index("T1")].numpy()
-            errors.append(100 * float(np.median((t1 / true_t1 - 1)[region])))
+            errors.append(100 * float(np.median(t1[region] / true_t1[region] - 1)))
     finally:
         net.start_offset, net.use_gradient = None, True
     return errors[0], errors[1]
