@@ -137,4 +137,16 @@ def test_quality_benchmark_judges_our_rim_against_its_targets(tmp_path, rng, cap
                  "--config", str(REPO / "config.yaml"), "--csv", str(tmp_path / "q.csv")]) == 0
     out = capsys.readouterr().out
     assert "arim targets: mean |RB|" in out and "gradient ablation" in out and "  arim: A " in out
-    assert set(pd.read_csv(tmp_path / "q.csv")["method"]) == {"mle", "arim"}
+    first = pd.read_csv(tmp_path / "q.csv")
+    assert set(first["method"]) == {"mle", "arim"}
+    # the MLE's rows reused: the same rows, not fitted again; other settings are a one-line error
+    again = ["bench", "quality", "--arim", str(tmp_path / "arim.pt"), "--subjects", "1", "--config",
+             str(REPO / "config.yaml"), "--mle-from", str(tmp_path / "q.csv")]
+    assert main([*again, "--repeats", "2", "--csv", str(tmp_path / "r.csv")]) == 0
+    assert f"(from {tmp_path / 'q.csv'})" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "r.csv").sort_values("method", ignore_index=True),
+                                  first.sort_values("method", ignore_index=True))
+    assert main([*again, "--repeats", "3"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"qmri: error: {tmp_path / 'q.csv'} holds no MLE rows made with these settings (subjects, seed, SNR, C, "
+        "protocol, lambda_B): score the MLE again without it"]

@@ -211,6 +211,7 @@ def test_the_arim_target_trains_scores_and_ships_both_packaged_models(workdir):
     counts = {line.split()[0]: int(line.split()[1]) for line in text.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert counts["arim_train"] == 2 and counts["arim_ship"] == 2 and counts["arim_quality"] == 1
+    assert counts["arim_quality_mle"] == 1
     assert "output: src/qmri/estimators/networks/weights/arim-t1.pt" in text
     # the brain share as the packaged models had it: multiplicative voxel noise, not the run's additive one
     assert "results/trainset-multiplicative/mni152.npz" in text

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--subjects", type=int, default=8, help="quality: unseen subject draws")
     bench.add_argument("--protocol", help="quality: a T1 protocol of the config (default its T1 Monte Carlo one)")
     bench.add_argument("--csv", type=Path, help="quality: also write the per-subject table to this CSV")
+    bench.add_argument("--mle-from", type=Path,
+                       help="quality: take the MLE's rows from an earlier --csv table of the same settings instead "
+                            "of fitting it again")
     return parser
 
 
@@ -132,7 +135,8 @@ def _bench(args: argparse.Namespace) -> None:
         if args.subjects < 1 or (args.repeats is not None and args.repeats < 2):
             raise QmriError("bench quality needs --subjects >= 1 and --repeats >= 2 (the CV needs two)")
         table = quality.quality_benchmark(study, weights, subjects=args.subjects, snr=args.snr or 10.0,
-                                          repeats=args.repeats or 10, seed=args.seed, protocol=args.protocol)
+                                          repeats=args.repeats or 10, seed=args.seed, protocol=args.protocol,
+                                          mle_from=args.mle_from)
         if args.csv is not None:
             write_table(table, args.csv)
 

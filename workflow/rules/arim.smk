@@ -39,9 +39,29 @@ rule arim_train:
         "../scripts/train.py"
 
 
+rule arim_quality_mle:
+    output:
+        "results/arim/quality-mle.csv",
+    params:
+        study=study("montecarlo", "brains"),
+    log:
+        "logs/arim/quality-mle.log",
+    benchmark:
+        "benchmarks/arim/quality-mle.tsv"
+    threads: job_threads()
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/arim_quality_mle.py"
+
+
 rule arim_quality:
     input:
-        "results/arim/t1.pt",
+        model="results/arim/t1.pt",
+        mle="results/arim/quality-mle.csv",
     output:
         "results/arim/quality-t1.csv",
     params:

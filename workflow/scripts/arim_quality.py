@@ -1,5 +1,6 @@
 """Score the trained aRIM's T1 model against the MLE on unseen subjects (``qmri.bench.quality``, as
-``qmri bench quality --arim`` does); its printed tables go to the log."""
+``qmri bench quality --arim --mle-from`` does: the MLE's rows fitted once by ``arim_quality_mle``); its printed
+tables go to the log."""
 
 import contextlib
 import io
@@ -11,6 +12,7 @@ from qmri.pipeline.study import Study, write_table
 with rule_job(snakemake) as log:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        table = quality_benchmark(Study(snakemake.params.study), {"arim": snakemake.input[0]})
+        table = quality_benchmark(Study(snakemake.params.study), {"arim": snakemake.input.model},
+                                  mle_from=snakemake.input.mle)
     log.info("%s", printed.getvalue())
     write_table(table, snakemake.output[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import torch
@@ -21,6 +23,8 @@ from qmri.simulation.simulate import Protocol, sigma_for_snr
 
 #: the moved-start check's offset of our RIM's start in ln T1 (a factor 1.22 in T1)
 MOVED_START = 0.2
+#: the columns that say how a quality table's rows were made: reused MLE rows must match them
+SETTINGS = ["subject", "seed", "snr", "repeats", "protocol", "lambda_b"]
 
 
 def gradient_ablation(net: RIM, meta: dict, images: torch.Tensor, mask: torch.Tensor, region: np.ndarray,
@@ -85,8 +89,8 @@ def t1_quality(study: Study, protocol: Protocol, estimators: dict[str, Estimator
     seed subject 0 is the pipeline's test slice), mapped from ``repeats`` noise realisations at ``snr`` with
     ``protocol``'s inversion times, the same realisations for every estimator. Columns: median over the brain
     of the per-pixel relative bias (``rb``), of its absolute value (``abs_rb``) and the CV (percent), the mean
-    estimate of B (the true B is one value per subject, column ``b``). ``brain``: the study's ``mni152_brain()``,
-    if the caller has it already.
+    estimate of B (the true B is one value per subject, column ``b``); the columns ``SETTINGS`` say how each row
+    was made. ``brain``: the study's ``mni152_brain()``, if the caller has it already.
     """
     seed = study.seed if seed is None else seed
     brain = study.mni152_brain() if brain is None else brain
@@ -103,7 +107,9 @@ def t1_quality(study: Study, protocol: Protocol, estimators: dict[str, Estimator
         for method, estimate in maps.items():
             metric = pixel_metrics(estimate, truth.kappa, truth.score_mask)
             rb, cv = metric["rb"][t1], metric["cv"][t1]  # shape (pixels,)
-            rows.append({"subject": k, "seed": seed + k, "gm_t1_ms": tissue["GM"], "wm_t1_ms": tissue["WM"],
+            rows.append({"subject": k, "seed": seed + k, "snr": float(snr), "repeats": repeats,
+                         "protocol": protocol.name, "lambda_b": float(study.lambda_b), "gm_t1_ms": tissue["GM"],
+                         "wm_t1_ms": tissue["WM"],
                          "b": round(float(truth.kappa[b].mean()), 3), "method": method,
                          "rb": float(np.median(rb)), "abs_rb": float(np.median(np.abs(rb))),
                          "cv": float(np.median(cv)),
@@ -111,24 +117,70 @@ def t1_quality(study: Study, protocol: Protocol, estimators: dict[str, Estimator
     return pd.DataFrame(rows)
 
 
+def _chosen(study: Study, protocol: str | None) -> Protocol:
+    """Return the T1 protocol ``protocol`` of ``study`` (default its T1 Monte Carlo one)."""
+    chosen = study.montecarlo_protocol("t1") if protocol is None else study.protocol(protocol)
+    if chosen.task != "t1":
+        raise QmriError(f"bench quality maps T1; protocol {chosen.name} is for {chosen.task}")
+    return chosen
+
+
+def mle_table(study: Study, subjects: int = 8, snr: float = 10.0, repeats: int = 10, seed: int | None = None,
+              protocol: str | None = None) -> pd.DataFrame:
+    """Return the MLE's rows of ``quality_benchmark`` (``t1_quality`` of the MLE alone): a reference that
+    ``quality_benchmark(..., mle_from=)`` reuses for every network scored with the same settings."""
+    chosen = _chosen(study, protocol)
+    mle = {"mle": study.estimators(chosen, {})["mle"]}
+    return t1_quality(study, chosen, mle, subjects, snr, repeats, study.seed if seed is None else seed)
+
+
+def _made_with(table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``table``'s ``SETTINGS`` columns as text, so that a table read back from CSV compares equal."""
+    return table[SETTINGS].astype(str).reset_index(drop=True)
+
+
+def _mle_rows(path: str | os.PathLike) -> pd.DataFrame:
+    """Return the MLE's rows of the quality table at ``path`` (``mle_table`` or ``--csv``); a one-line error if
+    it cannot be read or holds none."""
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise QmriError(f"cannot read the MLE's quality table {path}: {err}") from None
+    if "method" not in table or not set(SETTINGS) <= set(table):
+        raise QmriError(f"{path} is not a quality table with the settings of its rows (qmri bench quality --csv)")
+    return table[table["method"] == "mle"].reset_index(drop=True)
+
+
 def quality_benchmark(study: Study, weights: dict[str, str | None], subjects: int = 8, snr: float = 10.0, repeats: int = 10,
-                      seed: int | None = None, protocol: str | None = None) -> pd.DataFrame:
+                      seed: int | None = None, protocol: str | None = None,
+                      mle_from: str | os.PathLike | None = None) -> pd.DataFrame:
     """Print and return T1 quality of trained networks against the MLE on unseen subjects (``t1_quality``).
 
     ``weights`` maps a network method (``rim``, ``resnet``, ``arim``) to its checkpoint (None: the packaged arim).
     ``protocol``: a T1 protocol of the study (default its T1 Monte Carlo one, the 31 IV_T1 inversion times).
-    The MLE (``lambda_b``) is the reference; the last lines check the RIM and our RIM against their targets and
-    give each RIM's gradient ablation (``gradient_ablation``).
+    The MLE (``lambda_b``) is the reference; ``mle_from``: a quality table holding its rows for these settings
+    (``mle_table``), reused instead of fitting again (the noise realisations are every estimator's). The last
+    lines check the RIM and our RIM against their targets and give each RIM's gradient ablation
+    (``gradient_ablation``).
     """
     seed = study.seed if seed is None else seed
-    chosen = study.montecarlo_protocol("t1") if protocol is None else study.protocol(protocol)
-    if chosen.task != "t1":
-        raise QmriError(f"bench quality maps T1; protocol {chosen.name} is for {chosen.task}")
+    chosen = _chosen(study, protocol)
     model, tau = InversionRecovery(), chosen.tau_ms
+    reused = None if mle_from is None else _mle_rows(mle_from)
     print(f"T1 quality on {subjects} unseen subject draws: SNR {snr:g}, {len(tau)} TIs ({chosen.name}), C = {repeats}; "
-          f"MLE lambda_B = {study.lambda_b:g}; medians over the brain, percent")
+          f"MLE lambda_B = {study.lambda_b:g}{'' if reused is None else f' (from {mle_from})'}; medians over the "
+          "brain, percent")
     brain = study.mni152_brain()
-    table = t1_quality(study, chosen, study.estimators(chosen, weights), subjects, snr, repeats, seed, brain)
+    estimators = study.estimators(chosen, weights)
+    if reused is not None:
+        del estimators["mle"]
+    table = t1_quality(study, chosen, estimators, subjects, snr, repeats, seed, brain)
+    if reused is not None:
+        first = table[table["method"] == table["method"].iloc[0]]
+        if not _made_with(reused).equals(_made_with(first)):
+            raise QmriError(f"{mle_from} holds no MLE rows made with these settings (subjects, seed, SNR, C, "
+                            "protocol, lambda_B): score the MLE again without it")
+        table = pd.concat([reused[table.columns], table], ignore_index=True)
     wide = table.pivot_table(index=["subject", "gm_t1_ms", "wm_t1_ms", "b"], columns="method",
                              values=["rb", "abs_rb", "cv", "b_estimate"]).round(2)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
