@@ -174,6 +174,7 @@ def test_the_fidelity_table_names_every_difference_and_its_measured_effect():
     scores = pd.DataFrame([{"arm": "ours", "method": "resnet", **row},
                            {"arm": "batchnorm", "method": "resnet", **row, "mean_abs_rb_pct": 4.0,
                             "slice_rb_snr100_pct": 16.7, "b_slope": 0.6},
+                           {"arm": "units", "method": "resnet", **row, "b_slope": 1.8},
                            {"arm": "mle", "method": "mle", **row}])
     table = fidelity.fidelity_table(scores)
     assert table.loc["ResNet BatchNorm at inference", "measured effect (arm against ours)"] == (
@@ -181,9 +182,10 @@ def test_the_fidelity_table_names_every_difference_and_its_measured_effect():
     assert table.loc["RIM cell activation", "measured effect (arm against ours)"] == "not measured in this run"
     shown = fidelity.study_table(scores)
     assert shown.loc[("batchnorm", "resnet"), "mean |RB| (%)"] == 4.0 and "HP_T1 |RB| (%)" not in shown
-    assert shown["B from the data (slope >= 0.5)"].to_dict() == {("ours", "resnet"): "recalls it",
-                                                                ("batchnorm", "resnet"): "reads it",
-                                                                ("mle", "mle"): "recalls it"}
+    assert shown["B from the data (slope 0.5 to 1.5)"].to_dict() == {("ours", "resnet"): "recalls it",
+                                                                    ("batchnorm", "resnet"): "reads it",
+                                                                    ("units", "resnet"): "overshoots it",
+                                                                    ("mle", "mle"): "recalls it"}
 
 
 def test_the_studys_findings_say_which_arm_meets_the_target_and_why_a_network_recalls_b():
@@ -203,8 +205,12 @@ def test_the_studys_findings_say_which_arm_meets_the_target_and_why_a_network_re
     assert "B moves by 0.4 % (median over the arms; T1 by 50.0 %): its B does not answer to the data term" in rim
     assert resnet == "- ResNet: the target (slice |RB| <= 10 % at every SNR) is met by batchnorm."
     reads = scores.assign(b_slope=scores["b_slope"].where(scores["arm"] != "units", 0.7))
-    assert fidelity.findings(reads)[0] == ("- RIM: the target (slice |RB| <= 2 % at every SNR, B slope >= 0.5) is "
-                                           "met by units.")
+    assert fidelity.findings(reads)[0] == ("- RIM: the target (slice |RB| <= 2 % at every SNR, B slope 0.5 to 1.5) "
+                                           "is met by units.")
+    # a slope far above the MLE's is no reading of B either, and no recall
+    overshoots = scores.assign(b_slope=scores["b_slope"].where(scores["arm"] != "units", 1.8))
+    line = fidelity.findings(overshoots)[0]
+    assert line.startswith("- RIM: no arm meets the target") and "recalls B" not in line
     text = report.render((), {}, pd.DataFrame(), {}, [], {}, pd.DataFrame(), None,
                          {"the study": fidelity.study_table(scores)})
     assert rim in text.split("## the study")[1]
