@@ -211,6 +211,7 @@ def test_the_studys_findings_say_which_arm_meets_the_target_and_why_a_network_re
     overshoots = scores.assign(b_slope=scores["b_slope"].where(scores["arm"] != "units", 1.8))
     line = fidelity.findings(overshoots)[0]
     assert line.startswith("- RIM: no arm meets the target") and "recalls B" not in line
+    assert "0 of 2 arms read B (B slope 0.06 to 1.80 over the arms, the MLE's 0.99), none with its T1 on target" in line
     text = report.render((), {}, pd.DataFrame(), {}, [], {}, pd.DataFrame(), None,
                          {"the study": fidelity.study_table(scores)})
     assert rim in text.split("## the study")[1]

@@ -95,6 +95,10 @@ def findings(scores: pd.DataFrame) -> list[str]:
                                            ": the data term moves its B, but not to the truth."))
             else:
                 line += " It reads no data term: its B is what its training set taught it."
+        elif not met:
+            line += (f" {int(reads.sum())} of {len(part)} arms read B (B slope {part['b_slope'].min():.2f} to "
+                     f"{part['b_slope'].max():.2f} over the arms" + (f", the MLE's {mle.iloc[0]:.2f}" if len(mle)
+                                                                     else "") + "), none with its T1 on target.")
         lines.append(line)
     return lines
 
