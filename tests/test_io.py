@@ -30,6 +30,19 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_atomic_writes_get_the_permissions_of_a_new_file(tmp_path):
+    """The temporary file is owner-only; the written file is readable as any new file under the umask."""
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "m.json", {"a": 1})
+        (tmp_path / "plain").write_text("x")
+        assert (tmp_path / "m.json").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)
+
+
 def test_bad_files_are_one_line_errors(tmp_path):
     (tmp_path / "bad.nii.gz").write_bytes(b"\x1f\x8b garbage")
     (tmp_path / "bad.json").write_text("{oops")

@@ -21,7 +21,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` and rename it onto ``path`` only on success.
 
     The temporary name keeps the final suffixes so writers that infer the format from
-    the extension (nibabel, matplotlib, numpy) behave as for the final name.
+    the extension (nibabel, matplotlib, numpy) behave as for the final name. The file gets the
+    permissions of any new file (``0o666`` less the umask), not the temporary file's owner-only ones.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +31,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
