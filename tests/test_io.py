@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -32,8 +34,6 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 def test_atomic_writes_get_the_permissions_of_a_new_file(tmp_path):
     """The temporary file is owner-only; the written file is readable as any new file under the umask."""
-    import os
-
     umask = os.umask(0o022)
     try:
         write_json(tmp_path / "m.json", {"a": 1})

@@ -131,7 +131,7 @@ def mle_table(study: Study, subjects: int = 8, snr: float = 10.0, repeats: int =
     ``quality_benchmark(..., mle_from=)`` reuses for every network scored with the same settings."""
     chosen = _chosen(study, protocol)
     mle = {"mle": study.estimators(chosen, {})["mle"]}
-    return t1_quality(study, chosen, mle, subjects, snr, repeats, study.seed if seed is None else seed)
+    return t1_quality(study, chosen, mle, subjects, snr, repeats, seed)
 
 
 def _made_with(table: pd.DataFrame) -> pd.DataFrame:

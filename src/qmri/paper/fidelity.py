@@ -77,14 +77,15 @@ def findings(scores: pd.DataFrame) -> list[str]:
         part = scores[scores["method"] == method].set_index("arm")
         if part.empty:
             continue
-        worst, reads = part[rb].abs().max(axis=1), b_reading(part["b_slope"]) == "reads it"
+        worst, reading = part[rb].abs().max(axis=1), b_reading(part["b_slope"])
+        reads = reading == "reads it"
         wanted = f"slice |RB| <= {target:g} % at every SNR" + (", B slope {:g} to {:g}".format(*READS_B_SLOPE)
                                                                if method == "rim" else "")
         met = [arm for arm in part.index if worst[arm] <= target and (method != "rim" or reads[arm])]
         line = (f"- {NAMES[method]}: the target ({wanted}) is met by {', '.join(met)}." if met else
                 f"- {NAMES[method]}: no arm meets the target ({wanted}); the closest is {worst.idxmin()} "
                 f"({worst.min():.1f} %).")
-        if (part["b_slope"] < READS_B_SLOPE[0]).all():
+        if (reading == "recalls it").all():
             line += (f" Every arm's {NAMES[method]} recalls B: B slope {part['b_slope'].min():.2f} to "
                      f"{part['b_slope'].max():.2f} over the arms" + (f" against the MLE's {mle.iloc[0]:.2f}"
                                                                      if len(mle) else "") + ".")

@@ -10,7 +10,7 @@ conventional fit (Zhang et al., NeuroImage 2022):
 2. those residuals summed over the masked pixels of a square window around each pixel (the whole
    image when ``window`` is None): a profile of the pooled residual against B at every pixel;
 3. B at its minimum, refined by a parabola through the three grid values around it;
-4. T and A at that B: each pixel's best T (log) and A of the two B grid values around it, interpolated
+4. T and A at that B: each pixel's best log T and A of the two B grid values around it, interpolated
    linearly (T at the nearest grid value instead would carry B's rounding, up to half a grid step, into T
    through the B/T1 trade-off: measured, a T1 bias from -3 % to +7 % over brains with B 1.55-1.95).
 
@@ -62,10 +62,15 @@ def _parabola_peak(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _interpolate(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Return ``values`` (T,) linearly interpolated at fractional indices ``index``."""
-    low = index.floor().long().clamp(0, len(values) - 2)
+    """Return ``values`` linearly interpolated along dim 0 at fractional indices ``index`` (P,): ``values`` (G,) is one
+    grid for every index, (G, P) a grid per index (column). A one-value grid returns that value."""
+    low = index.floor().long().clamp(0, max(len(values) - 2, 0))
+    high = (low + 1).clamp_max(len(values) - 1)
     frac = index - low
-    return values[low] * (1 - frac) + values[low + 1] * frac
+    if values.dim() == 1:
+        return values[low] * (1 - frac) + values[high] * frac
+    column = torch.arange(len(index), device=index.device)
+    return values[low, column] * (1 - frac) + values[high, column] * frac
 
 
 def _minimum(profile: torch.Tensor, effs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,18 +78,6 @@ def _minimum(profile: torch.Tensor, effs: torch.Tensor) -> tuple[torch.Tensor, t
     and its fractional index on that grid (P,), within the grid."""
     b_map = effs[0] + _parabola_peak(-profile)[1] * (effs[1] - effs[0])
     return b_map, ((b_map - effs[0]) / (effs[1] - effs[0])).clamp(0, len(effs) - 1).view(-1)
-
-
-def _at_index(values: torch.Tensor, index: torch.Tensor, log: bool = False) -> torch.Tensor:
-    """Return each pixel's ``values`` (G, P) linearly interpolated (in log if ``log``) at its fractional grid index
-    ``index`` (P,)."""
-    low = index.floor().long().clamp(0, max(len(values) - 2, 0))
-    high = (low + 1).clamp_max(len(values) - 1)
-    frac = (index - low).unsqueeze(0)
-    pair = [values.gather(0, k.view(1, -1)) for k in (low, high)]
-    if log:
-        return torch.exp(pair[0].log() * (1 - frac) + pair[1].log() * frac).view(-1)
-    return (pair[0] * (1 - frac) + pair[1] * frac).view(-1)
 
 
 def kin_sum(rss: torch.Tensor, log_time: torch.Tensor, window: int, kin: float) -> torch.Tensor:
@@ -120,7 +113,7 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
         efficiency = [p for p in model.parameters if p.kind == "efficiency"]
         effs = (efficiency[0].grid_values(torch.float32).to(signal.device) if efficiency
                 else torch.ones(1, device=signal.device))
-        rss, best_t, best_a = [], [], []
+        rss, best_log_t, best_a = [], [], []
         for value in effs:
             grid = torch.stack([torch.ones_like(times) if kind == "amplitude" else
                                 value.expand_as(times) if kind == "efficiency" else times for kind in names], dim=1)
@@ -130,9 +123,9 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
             peak, offset = _parabola_peak(scores)
             score = peak.clamp_min(0)
             rss.append((energy - score * score).view(b, h, w))
-            best_t.append(times[0] * (times[1] / times[0]) ** offset)
+            best_log_t.append(times[0].log() + offset * (times[1] / times[0]).log())
             best_a.append(score / _interpolate(norm, offset))
-        rss, best_t, best_a = torch.stack(rss, 1), torch.stack(best_t), torch.stack(best_a)  # (b, G, H, W), (G, P)
+        rss, best_log_t, best_a = torch.stack(rss, 1), torch.stack(best_log_t), torch.stack(best_a)  # (b, G, H, W), (G, P)
         if efficiency:
             weight = mask.float().unsqueeze(1)
             pooled_all = (rss * weight).sum(dim=(2, 3), keepdim=True).expand_as(rss)
@@ -141,13 +134,13 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
                 profile = torch.where(box_sum(weight, window) > 0.5, box_sum(rss * weight, window), pooled_all)
             b_map, index = _minimum(profile, effs)
             if kin is not None and window is not None:
-                own = _at_index(best_t, index, log=True).view(b, h, w).log()  # each pixel's T at the window's B
+                own = _interpolate(best_log_t, index).view(b, h, w)  # each pixel's log T at the window's B
                 kin_pooled = kin_sum(torch.cat([rss * weight, weight], dim=1), own, window, kin)  # one pass, both
                 profile = torch.where(kin_pooled[:, -1:] > 0.5, kin_pooled[:, :-1], pooled_all)
                 b_map, index = _minimum(profile, effs)
         else:
             b_map, index = None, torch.zeros(b * h * w, device=signal.device)
-        t_map = _at_index(best_t, index, log=True).view(b, h, w)
-        a_map = _at_index(best_a, index).view(b, h, w)
+        t_map = _interpolate(best_log_t, index).exp().view(b, h, w)
+        a_map = _interpolate(best_a, index).view(b, h, w)
         channels = [a_map if kind == "amplitude" else b_map if kind == "efficiency" else t_map for kind in names]
         return torch.stack(channels, dim=1).to(signal.dtype)
