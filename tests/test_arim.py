@@ -13,7 +13,7 @@ from qmri.cli import main
 from qmri.errors import QmriError
 from qmri.estimators.mle import crlb_sd
 from qmri.estimators.networks.checkpoint import build_network, load_model, predict, shipped_weights
-from qmri.estimators.networks.start import KIN_WIDTH, box_sum, kin_sum, profile_start
+from qmri.estimators.networks.start import _profile_at, box_sum, kin_sum, profile_start
 from qmri.physics.signal import InversionRecovery, T2Decay, model_for_task
 from qmri.simulation.anyprotocol import AnyProtocolSettings, draw_maps, draw_protocol, measurable
 
@@ -112,13 +112,15 @@ def test_kin_start_finds_b_that_follows_t1_where_the_window_cannot():
     signal = model.forward(kappa, tau) + sigma * torch.randn(1, len(tau), 32, 32, generator=gen)
     mask = torch.ones(1, 32, 32, dtype=torch.bool)
     window = profile_start(model, signal, tau, mask, window=65)[0, 1]
-    kin = profile_start(model, signal, tau, mask, window=65, kin=KIN_WIDTH)[0, 1]
+    kin = profile_start(model, signal, tau, mask, window=65, pool="kin")[0, 1]
+    auto = profile_start(model, signal, tau, mask, window=65, pool="auto")[0, 1]
     pixel_sd = crlb_sd(model, kappa.double(), tau.double(), sigma)[0, 1]
     window_errors = []
     for half in (slice(0, 16), slice(16, 32)):
         truth = float(b_true[0, half].mean())
         pooled_sd = float((pixel_sd[:, half] ** -2).sum() ** -0.5)
         assert abs(float(kin[:, half].mean()) - truth) < 4 * pooled_sd + 0.01
+        assert abs(float(auto[:, half].mean()) - truth) < 4 * pooled_sd + 0.01  # the kin's evidence wins
         window_errors.append(abs(float(window[:, half].mean()) - truth))
     assert max(window_errors) > 0.1  # the window's one B sits near the short T1's, which pins it better
 
@@ -140,8 +142,18 @@ def test_profile_start_pools_b_over_the_slice():
         assert pixel_sd.median() > 0.05  # one pixel says little about B
         assert abs(start[0, 1].mean().item() - b_true) < 4 * pooled_sd + 0.01
         assert torch.allclose(start[0, 1], start[0, 1, 0, 0])  # one B for the slice without a window
+        mask = torch.ones(1, 64, 64, dtype=torch.bool)  # one B holds: the kin's evidence against it is noise
+        assert torch.equal(profile_start(model, signal, tau, mask, 65, "auto"), profile_start(model, signal, tau, mask, 65))
         with torch.autocast("cpu", dtype=torch.bfloat16):  # as in training: the grid search stays float32
             assert torch.equal(profile_start(model, signal, tau, torch.ones(1, 64, 64, dtype=torch.bool)), start)
+
+
+def test_profile_at_is_the_parabola_through_the_nearest_grid_values():
+    """On a quadratic profile the parabola is exact anywhere inside the grid, the ends included."""
+    index = torch.tensor([0.0, 0.3, 2.5, 6.7, 9.0])
+    grid = torch.arange(10.0).view(1, 10, 1, 1).expand(1, 10, 1, 5)
+    profile = 3 * (grid - 4.2) ** 2 + 1
+    torch.testing.assert_close(_profile_at(profile, index).view(-1), 3 * (index - 4.2) ** 2 + 1)
 
 
 def test_profile_start_takes_t1_at_the_pooled_b_between_grid_values():

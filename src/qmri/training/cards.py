@@ -38,7 +38,9 @@ def phantom_summary(table: pd.DataFrame, task: str) -> dict:
 
 #: the model card's words for each way the start pools B (``qmri.estimators.networks.start.START_POOLS``)
 START_WORDS = {"window": "grid search with B pooled over a 65-pixel window",
-               "kin": "grid search with B pooled over the pixels of about the same T in a 65-pixel window"}
+               "kin": "grid search with B pooled over the pixels of about the same T in a 65-pixel window",
+               "auto": "grid search with B pooled over a 65-pixel window, or over its pixels of about the same T "
+                       "where they reject the window's B"}
 
 
 def model_card(meta: dict, measured: dict) -> dict:

@@ -264,14 +264,13 @@ class AnyProtocolRIM(RIM):
         return step.permute(0, 3, 1, 2).clamp(-GN_MAX_STEP, GN_MAX_STEP)
 
     def start(self, signal_net: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Return the pooled-B grid-search start in network units (``start.profile_start``; ``start_pool``
-        "kin": B pooled over the window's pixels of about the same T).
+        """Return the pooled-B grid-search start in network units (``start.profile_start``, pooled as
+        ``start_pool`` says).
 
         Choice: A starts at most ``MAX_START_AMPLITUDE`` times the image scale. Where the data say nothing of
         A (a T2 far below the first echo time) the closed form divides noise by a vanishing basis norm.
         """
-        kin = start.KIN_WIDTH if self.start_pool == "kin" else None
-        kappa = start.profile_start(self.model, signal_net, tau_ms, mask, self.window, kin)
+        kappa = start.profile_start(self.model, signal_net, tau_ms, mask, self.window, self.start_pool)
         upper = self.upper.to(kappa).clone()
         upper[:, [p.kind == "amplitude" for p in self.model.parameters]] = MAX_START_AMPLITUDE
         kappa = torch.clamp(kappa, self.lower.to(kappa), upper)

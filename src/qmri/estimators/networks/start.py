@@ -14,12 +14,14 @@ conventional fit (Zhang et al., NeuroImage 2022):
    linearly (T at the nearest grid value instead would carry B's rounding, up to half a grid step, into T
    through the B/T1 trade-off: measured, a T1 bias from -3 % to +7 % over brains with B 1.55-1.95).
 
-With ``kin`` (pooling ``kin`` in ``START_POOLS``), step 2 runs twice: the window's B gives every pixel its T,
-then each pixel pools only the pixels of about its own T (``kin_sum``). Where B is not one smooth field
+With ``kin`` (pooling ``kin`` or ``auto`` in ``START_POOLS``), step 2 runs twice: the window's B gives every
+pixel its T, then each pixel pools only the pixels of about its own T (``kin_sum``). Where B is not one smooth field
 but follows T1, as it does under incomplete recovery (B' = B / (1 + (B - 1) e^(-TR/T1)), the NIST phantom at
 TR 4.5 s), the window's B is wrong for every sphere far from the window's typical T1; the kin's is not.
 Grouping on the T at the window's B rather than on each pixel's own free fit keeps the groups from
-sorting pixels by their noise, which would bias B at low SNR.
+sorting pixels by their noise, which would bias B at low SNR. Some bias stays, and the kin's smaller pools are
+noisier, so pooling ``auto`` takes the kin's B only where the kin's pixels reject the window's (a likelihood-ratio
+test, ``KIN_EVIDENCE``): the window's B on a brain, the kin's on the spheres of a phantom at short TR.
 
 A model without an efficiency parameter (T2) gets the per-pixel grid search of steps 1 and 4.
 """
@@ -31,12 +33,19 @@ import torch.nn.functional as F
 
 from qmri.physics.signal import SignalModel
 
-#: how the start pools B: over the whole window, or over the window's pixels of about the same T ("kin")
-START_POOLS = ("window", "kin")
+#: how the start pools B: over the whole window, over the window's pixels of about the same T ("kin"), or the
+#: kin's B only where its pixels reject the window's ("auto", ``KIN_EVIDENCE``)
+START_POOLS = ("window", "kin", "auto")
 #: half-width (natural log of T) of the kin pooling's hat functions: pixels within a factor e^0.2 = 1.22 of T
 #: pool fully apart from the hats' edges, none beyond e^0.4 = 1.49. Chosen on the real NIST T1 sessions and
 #: eight unseen brain subjects with the packaged aRIM's start (docs: the aRIM): 0.2 and 0.35 score alike.
 KIN_WIDTH = 0.2
+#: "auto" pooling takes the kin's B where twice the kin's log-likelihood ratio of its own B against the window's
+#: (the noise variance from the kin's own residual) exceeds this. Chi-square's 99.9th percentile (10.8) would be the
+#: bound if one B held and the kin's pixels were independent of how they were grouped; they are grouped on noisy T,
+#: and at 10.8 a few percent of brain pixels switched, adding variance. Chosen on eight unseen brain subjects at SNR
+#: 10-100 (no pixel switches) and the real NIST T1 sessions (every long-T1 sphere switches; docs: the aRIM)
+KIN_EVIDENCE = 100.0
 
 
 def box_sum(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -73,6 +82,19 @@ def _interpolate(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return values[low, column] * (1 - frac) + values[high, column] * frac
 
 
+def _profile_at(profile: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Return each pixel's ``profile`` (batch, G, H, W) at its fractional grid index ``index`` (P,), by the parabola
+    through the three grid values nearest to it (the one ``_parabola_peak`` fits about a minimum), shape (batch, H, W)."""
+    b, g, h, w = profile.shape
+    flat = profile.permute(1, 0, 2, 3).reshape(g, -1)  # shape (G, P)
+    centre = index.round().long().clamp(1, g - 2)
+    x = index - centre
+    column = torch.arange(flat.shape[1], device=flat.device)
+    left, middle, right = (flat[centre + d, column] for d in (-1, 0, 1))
+    value = middle + 0.5 * x * (right - left) + 0.5 * x * x * (right - 2 * middle + left)
+    return value.view(b, h, w)
+
+
 def _minimum(profile: torch.Tensor, effs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Return B (batch, H, W) at the minimum of each pixel's ``profile`` (batch, G, H, W) over the B grid ``effs``,
     and its fractional index on that grid (P,), within the grid."""
@@ -96,12 +118,13 @@ def kin_sum(rss: torch.Tensor, log_time: torch.Tensor, window: int, kin: float) 
 
 
 def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor, mask: torch.Tensor,
-                  window: int | None = None, kin: float | None = None) -> torch.Tensor:
+                  window: int | None = None, pool: str = "window") -> torch.Tensor:
     """Return the start ``kappa`` (batch, Q, H, W), physical units, for images ``signal`` (batch, N, H, W).
 
     ``mask`` (batch, H, W) marks the pixels that pool B; pixels whose window holds no masked pixel
-    take the whole image's pooled B. Runs in float32 under no autograd, also inside an autocast region: the
-    time grid's scores differ in the fourth digit, which bfloat16 matrix products would lose.
+    take the whole image's pooled B; ``pool`` is one of ``START_POOLS`` (the kin's need a ``window``). Runs in
+    float32 under no autograd, also inside an autocast region: the time grid's scores differ in the fourth digit,
+    which bfloat16 matrix products would lose.
     """
     with torch.no_grad(), torch.autocast(signal.device.type, enabled=False):
         b, n, h, w = signal.shape
@@ -133,11 +156,19 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
             if window is not None:
                 profile = torch.where(box_sum(weight, window) > 0.5, box_sum(rss * weight, window), pooled_all)
             b_map, index = _minimum(profile, effs)
-            if kin is not None and window is not None:
+            if pool != "window" and window is not None:
                 own = _interpolate(best_log_t, index).view(b, h, w)  # each pixel's log T at the window's B
-                kin_pooled = kin_sum(torch.cat([rss * weight, weight], dim=1), own, window, kin)  # one pass, both
-                profile = torch.where(kin_pooled[:, -1:] > 0.5, kin_pooled[:, :-1], pooled_all)
-                b_map, index = _minimum(profile, effs)
+                kin_pooled = kin_sum(torch.cat([rss * weight, weight], dim=1), own, window, KIN_WIDTH)  # both at once
+                count = kin_pooled[:, -1]
+                profile = torch.where(count.unsqueeze(1) > 0.5, kin_pooled[:, :-1], pooled_all)
+                kin_b, kin_index = _minimum(profile, effs)
+                use = torch.ones_like(kin_b, dtype=torch.bool)
+                if pool == "auto":  # the kin's likelihood ratio of its B against the window's, noise from its residual
+                    best = _profile_at(profile, kin_index)
+                    sigma2 = best / (count.clamp_min(1) * max(n - 2, 1))
+                    use = (_profile_at(profile, index) - best) > KIN_EVIDENCE * sigma2
+                b_map = torch.where(use, kin_b, b_map)
+                index = torch.where(use.view(-1), kin_index, index)
         else:
             b_map, index = None, torch.zeros(b * h * w, device=signal.device)
         t_map = _interpolate(best_log_t, index).exp().view(b, h, w)
