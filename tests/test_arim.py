@@ -171,6 +171,26 @@ def test_profile_start_takes_t1_at_the_pooled_b_between_grid_values():
         assert abs(float((start[0] - 1).median())) < 0.01
 
 
+def test_without_its_cell_our_rim_returns_its_start():
+    """``use_cell`` False (the benchmarks' start-alone baseline) returns the start in network units, one estimate;
+    with a cell that updates, the estimate moves."""
+    torch.manual_seed(2)
+    model = InversionRecovery()
+    tau = torch.tensor(IV_T1)
+    signal = model.forward(torch.tensor([1.0, 1.9, 900.0]).view(1, 3, 1, 1).expand(1, 3, 8, 8), tau)
+    net = build_network("arim", model, len(tau), rim_steps=2, rim_features=4).eval()
+    torch.nn.init.normal_(net.cell.conv_out.weight, std=0.1)
+    mask = torch.ones(1, 8, 8, dtype=torch.bool)
+    net.use_cell = False
+    with torch.no_grad():
+        alone = net(signal, tau, mask)
+        net.use_cell = True
+        moved = net(signal, tau, mask)[-1]
+    assert len(alone) == 1
+    torch.testing.assert_close(alone[0], net.start(signal, tau, mask))
+    assert (moved - alone[0]).abs().max() > 1e-3
+
+
 def test_pooled_cell_sees_the_whole_image_and_the_paper_cell_does_not():
     """A pixel 60 pixels away is outside the paper RIM's receptive field (6 pixels per step, J = 6) but inside the
     image-wide pool of ours."""

@@ -140,8 +140,9 @@ def test_quality_benchmark_judges_our_rim_against_its_targets(tmp_path, rng, cap
                  "--config", str(REPO / "config.yaml"), "--csv", str(tmp_path / "q.csv")]) == 0
     out = capsys.readouterr().out
     assert "arim targets: mean |RB|" in out and "gradient ablation" in out and "  arim: A " in out
+    assert "arim_start targets: mean |RB|" in out  # its start alone, scored beside it
     first = pd.read_csv(tmp_path / "q.csv")
-    assert set(first["method"]) == {"mle", "arim"}
+    assert set(first["method"]) == {"mle", "arim", "arim_start"}
     # the MLE's rows reused: the same rows, not fitted again; other settings are a one-line error
     again = ["bench", "quality", "--arim", str(tmp_path / "arim.pt"), "--subjects", "1", "--config",
              str(REPO / "config.yaml"), "--mle-from", str(tmp_path / "q.csv")]

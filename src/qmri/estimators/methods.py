@@ -22,6 +22,10 @@ from qmri.physics.signal import model_for_task
 Estimator = Callable[[torch.Tensor, torch.Tensor, "float | None"], torch.Tensor]
 
 
+#: the label of our RIM's start alone (its cell off) where benchmarks score it beside the RIM: what the cell adds
+START_ONLY = "arim_start"
+
+
 def resolve_weights(method: str, task: str, weights: str | os.PathLike | None) -> str | os.PathLike:
     """Return the checkpoint a network method runs: ``weights`` if given, else our RIM's packaged one."""
     if weights is not None:
@@ -70,10 +74,13 @@ def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = LAMBDA_B, de
 
 
 def network_estimator(weights: str | os.PathLike | None, method: str, task: str, tau_ms: list[float],
-                      device: str | None = None) -> Estimator:
+                      device: str | None = None, cell: bool = True) -> Estimator:
     """Return a trained network (``rim``, ``resnet``, ``arim``) as an estimator on ``device`` (default: a GPU if any);
-    it needs no sigma. ``weights`` None is our RIM's packaged checkpoint."""
+    it needs no sigma. ``weights`` None is our RIM's packaged checkpoint; ``cell`` False: a RIM's start alone
+    (``RIM.use_cell``)."""
     net, meta = load_network(weights, method, task, device or default_device())
+    if not cell:
+        net.use_cell = False
 
     def estimate(signal: torch.Tensor, mask: torch.Tensor, sigma: float | None) -> torch.Tensor:
         return predict_masked(net, meta, signal, mask, tau_ms, task)

@@ -139,6 +139,8 @@ class RIM(nn.Module):
         self.cell = RNNCell(model.n_params, features, self.pooled, self.context_channels, form.activation)
         #: False zeroes the likelihood gradient the cell receives (the ablation of ``qmri bench quality``)
         self.use_gradient = True
+        #: False returns the start as the estimate, the cell never run: the baseline a cell is measured against
+        self.use_cell = True
         #: the paper's Gaussian likelihood on magnitudes; at sigma = 1 its gradient is ``J^T (f - S)``
         self.likelihood = Likelihood(model, Gaussian())
         bounds = torch.tensor([p.bounds for p in model.parameters])  # shape (Q, 2)
@@ -182,6 +184,8 @@ class RIM(nn.Module):
         if mask is None and self.pooled:
             mask = signal_net.amax(dim=1) > OBJECT_LEVEL
         kappa = self.start(signal_net, tau_ms, mask)
+        if not self.use_cell:
+            return [scaling.convert(kappa, self.model, self.form.units, "network")]
         cell_dtype = self.cell.conv_out.weight.dtype
         weights = context = None
         if self.pooled:
