@@ -46,6 +46,8 @@ KIN_WIDTH = 0.2
 #: and at 10.8 a few percent of brain pixels switched, adding variance. Chosen on eight unseen brain subjects at SNR
 #: 10-100 (no pixel switches) and the real NIST T1 sessions (every long-T1 sphere switches; docs: the aRIM)
 KIN_EVIDENCE = 100.0
+#: pixels whose time-grid scores (every B's) are searched at once: about 7 MB of float32 scores, cache-sized
+CHUNK_PIXELS = 2048
 
 
 def box_sum(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -102,6 +104,19 @@ def _minimum(profile: torch.Tensor, effs: torch.Tensor) -> tuple[torch.Tensor, t
     return b_map, ((b_map - effs[0]) / (effs[1] - effs[0])).clamp(0, len(effs) - 1).view(-1)
 
 
+def _grid_scores(flat: torch.Tensor, unit: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return, for each pixel of ``flat`` (P, N) and each block of ``count`` unit-norm signals of ``unit`` (G count, N)
+    (one block per B), the fractional index of the best time and its score (``_parabola_peak``; at least 0), each
+    (G, P). Pixels go ``CHUNK_PIXELS`` at a time, so that the scores of every B stay in cache from the product
+    through the peak search."""
+    offsets, peaks = [], []
+    for chunk in flat.split(CHUNK_PIXELS):
+        peak, offset = _parabola_peak((chunk @ unit.T).view(-1, count))  # scores (chunk G, T)
+        offsets.append(offset.view(len(chunk), -1))
+        peaks.append(peak.clamp_min(0).view(len(chunk), -1))
+    return torch.cat(offsets).T, torch.cat(peaks).T
+
+
 def kin_sum(rss: torch.Tensor, log_time: torch.Tensor, window: int, kin: float) -> torch.Tensor:
     """Return, per pixel p, ``sum_q k(p, q) rss_q`` over the ``window`` box around p, ``rss`` (batch, G, H, W) zero
     outside the pool: ``k(p, q) = sum_c h_c(p) h_c(q)`` with hat functions ``h_c`` of half-width ``kin`` on the
@@ -136,19 +151,17 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
         efficiency = [p for p in model.parameters if p.kind == "efficiency"]
         effs = (efficiency[0].grid_values(torch.float32).to(signal.device) if efficiency
                 else torch.ones(1, device=signal.device))
-        rss, best_log_t, best_a = [], [], []
-        for value in effs:
-            grid = torch.stack([torch.ones_like(times) if kind == "amplitude" else
-                                value.expand_as(times) if kind == "efficiency" else times for kind in names], dim=1)
-            basis = model.forward(grid, tau_ms.float())  # shape (T, N)
-            norm = basis.norm(dim=1).clamp_min(1e-12)
-            scores = flat @ (basis / norm[:, None]).T  # shape (P, T)
-            peak, offset = _parabola_peak(scores)
-            score = peak.clamp_min(0)
-            rss.append((energy - score * score).view(b, h, w))
-            best_log_t.append(times[0].log() + offset * (times[1] / times[0]).log())
-            best_a.append(score / _interpolate(norm, offset))
-        rss, best_log_t, best_a = torch.stack(rss, 1), torch.stack(best_log_t), torch.stack(best_a)  # (b, G, H, W), (G, P)
+        grids = torch.stack([torch.stack([torch.ones_like(times) if kind == "amplitude" else value.expand_as(times)
+                                          if kind == "efficiency" else times for kind in names], dim=1)
+                             for value in effs])  # shape (G, T, Q)
+        basis = model.forward(grids.reshape(-1, len(names)), tau_ms.float())  # shape (G T, N)
+        norm = basis.norm(dim=1).clamp_min(1e-12)
+        offset, peak = _grid_scores(flat, basis / norm[:, None], len(times))  # each (G, P)
+        index = offset.floor().clamp(0, len(times) - 2)
+        at = torch.arange(len(effs), device=flat.device)[:, None] * len(times) + index.long()  # into the G T grid
+        best_a = peak / (norm[at] * (1 - (offset - index)) + norm[at + 1] * (offset - index))  # shape (G, P)
+        rss = (energy - peak * peak).view(-1, b, h, w).transpose(0, 1)  # shape (batch, G, H, W)
+        best_log_t = times[0].log() + offset * (times[1] / times[0]).log()  # shape (G, P)
         if efficiency:
             weight = mask.float().unsqueeze(1)
             pooled_all = (rss * weight).sum(dim=(2, 3), keepdim=True).expand_as(rss)
