@@ -157,9 +157,7 @@ def profile_start(model: SignalModel, signal: torch.Tensor, tau_ms: torch.Tensor
         basis = model.forward(grids.reshape(-1, len(names)), tau_ms.float())  # shape (G T, N)
         norm = basis.norm(dim=1).clamp_min(1e-12)
         offset, peak = _grid_scores(flat, basis / norm[:, None], len(times))  # each (G, P)
-        index = offset.floor().clamp(0, len(times) - 2)
-        at = torch.arange(len(effs), device=flat.device)[:, None] * len(times) + index.long()  # into the G T grid
-        best_a = peak / (norm[at] * (1 - (offset - index)) + norm[at + 1] * (offset - index))  # shape (G, P)
+        best_a = peak / torch.stack([_interpolate(n, k) for n, k in zip(norm.view(len(effs), -1), offset)])  # (G, P)
         rss = (energy - peak * peak).view(-1, b, h, w).transpose(0, 1)  # shape (batch, G, H, W)
         best_log_t = times[0].log() + offset * (times[1] / times[0]).log()  # shape (G, P)
         if efficiency:
