@@ -1,6 +1,7 @@
 # Beyond the paper: our any-protocol RIM (aRIM) trained and shipped as the package holds it (`snakemake arim`):
 # one model per task trained on structure-agnostic maps and the brain share of the run's training brains, scored
-# on eight unseen subjects (T1) and the phantoms of its task, then copied with its model card into
+# on eight unseen subjects (T1) and the phantoms of its task after the step its validation slices choose
+# (qmri.bench.steps), then copied with its model card into
 # src/qmri/estimators/networks/weights/ (commit them). One task's weights ship alone:
 # `snakemake src/qmri/estimators/networks/weights/arim-t1.pt` trains, scores and ships the T1 model only.
 
@@ -39,6 +40,30 @@ rule arim_train:
         "../scripts/train.py"
 
 
+rule arim_steps:
+    input:
+        model="results/arim/{task}.pt",
+    output:
+        model="results/arim/{task}-stopped.pt",
+        csv="results/arim/steps-{task}.csv",
+    wildcard_constraints:
+        task="t1|t2",
+    params:
+        study=study("montecarlo", "brains"),
+    log:
+        "logs/arim/steps-{task}.log",
+    benchmark:
+        "benchmarks/arim/steps-{task}.tsv"
+    threads: job_threads()
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    conda:
+        "../../envs/qmri.yaml"
+    script:
+        "../scripts/arim_steps.py"
+
+
 rule arim_quality_mle:
     output:
         "results/arim/quality-mle.csv",
@@ -60,7 +85,7 @@ rule arim_quality_mle:
 
 rule arim_quality:
     input:
-        model="results/arim/t1.pt",
+        model="results/arim/t1-stopped.pt",
         mle="results/arim/quality-mle.csv",
     output:
         "results/arim/quality-t1.csv",
@@ -82,7 +107,7 @@ rule arim_quality:
 
 rule arim_phantoms:
     input:
-        model="results/arim/{task}.pt",
+        model="results/arim/{task}-stopped.pt",
         presets=config["arim"]["phantoms"],
     output:
         "results/arim/phantoms-{task}.csv",
@@ -107,7 +132,7 @@ rule arim_phantoms:
 rule arim_ship:
     input:
         unpack(lambda w: {"quality": "results/arim/quality-t1.csv"} if w.task == "t1" else {}),
-        model="results/arim/{task}.pt",
+        model="results/arim/{task}-stopped.pt",
         phantoms="results/arim/phantoms-{task}.csv",
     output:
         weights=f"{PACKAGED_WEIGHTS}/arim-{{task}}.pt",

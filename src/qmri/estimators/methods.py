@@ -74,13 +74,15 @@ def mle_estimator(task: str, tau_ms: list[float], lambda_b: float = LAMBDA_B, de
 
 
 def network_estimator(weights: str | os.PathLike | None, method: str, task: str, tau_ms: list[float],
-                      device: str | None = None, cell: bool = True) -> Estimator:
+                      device: str | None = None, cell: bool = True, steps: int | None = None) -> Estimator:
     """Return a trained network (``rim``, ``resnet``, ``arim``) as an estimator on ``device`` (default: a GPU if any);
     it needs no sigma. ``weights`` None is our RIM's packaged checkpoint; ``cell`` False: a RIM's start alone
-    (``RIM.use_cell``)."""
+    (``RIM.use_cell``); ``steps``: a RIM run for that many steps instead of its checkpoint's."""
     net, meta = load_network(weights, method, task, device or default_device())
     if not cell:
         net.use_cell = False
+    if steps is not None:
+        net.steps = steps
 
     def estimate(signal: torch.Tensor, mask: torch.Tensor, sigma: float | None) -> torch.Tensor:
         return predict_masked(net, meta, signal, mask, tau_ms, task)

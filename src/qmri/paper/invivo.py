@@ -28,10 +28,8 @@ from qmri.simulation.simulate import (
     Protocol,
     TrainsetSettings,
     Truth,
-    draw_slice,
     sigma_for_snr,
     synthesise,
-    task_kappa,
 )
 
 #: how simulated volunteers get their tissue values: Table 1's means (people's GM/WM contrast) or a draw per person
@@ -55,9 +53,8 @@ def volunteers(brain: BrainModel, model: SignalModel, settings: TrainsetSettings
     found = []
     for k in range(count):
         index = brain.test_slices[int(len(brain.test_slices) * (k + 1) / (count + 1))]
-        labels, kappa = draw_slice(brain, index, settings, np.random.default_rng([seed, k]), size, pixel_mm,
-                                   tissues == "drawn")
-        found.append(Truth(model, task_kappa(kappa, model)[0].astype(np.float64), labels[0]))
+        found.append(Truth.drawn(brain, model, settings, index, np.random.default_rng([seed, k]), size, pixel_mm,
+                                 tissues == "drawn"))
     return found
 
 

@@ -298,3 +298,10 @@ class Truth:
         """Return the brain model's unseen middle test slice (``held_out_slice``) for ``model``."""
         labels, kappa = held_out_slice(brain, settings, seed, size, pixel_mm)
         return cls(model, task_kappa(kappa[None], model)[0].astype(np.float64), labels)
+
+    @classmethod
+    def drawn(cls, brain: BrainModel, model: SignalModel, settings: TrainsetSettings, slice_index: int,
+              rng: np.random.Generator, size: int = 256, pixel_mm: float = 0.82, tissue_draw: bool = True) -> Truth:
+        """Return axial slice ``slice_index`` of the brain model with parameters drawn as ``draw_slice`` does."""
+        labels, kappa = draw_slice(brain, slice_index, settings, rng, size, pixel_mm, tissue_draw)
+        return cls(model, task_kappa(kappa, model)[0].astype(np.float64), labels[0])

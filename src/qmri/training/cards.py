@@ -49,14 +49,17 @@ def model_card(meta: dict, measured: dict) -> dict:
     return {
         "model": f"arim {task}: any-protocol recurrent inference machine (qmri), one model for every protocol",
         "task": task, "parameters": list(meta["param_names"]),
-        "architecture": {"steps": meta["settings"]["rim_steps"], "features": meta["settings"]["rim_features"],
+        "architecture": {"steps": meta["settings"]["rim_steps"],
+                         "inference_steps": meta.get("inference_steps", meta["settings"]["rim_steps"]),
+                         "features": meta["settings"]["rim_features"],
                          "pooled": True, "start": START_WORDS[meta["settings"].get("start_pool", "window")]},
         "training_data": meta["data"], "batch_size": meta["settings"]["batch_size"],
         "learning_rate": meta["settings"]["learning_rate"], "seed": meta["seed"],
         "iterations": meta["iterations"], "train_seconds": round(meta["train_seconds"]),
         "hardware": meta["hardware"], "autocast": meta["autocast"], "torch_version": meta["torch_version"],
         "git_revision": meta["git_revision"], "qmri_version": meta["qmri_version"],
-        "measured": measured,
+        "measured": ({"validation_per_step": meta["steps_validation"]} if "steps_validation" in meta else {})
+        | measured,
     }
 
 

@@ -1,4 +1,5 @@
-"""A trained model's checkpoint: identity, weights and provenance; a long run's progress exported."""
+"""A trained model's checkpoint: identity, weights and provenance; a long run's progress exported; a RIM set to stop
+at its validated step."""
 
 from __future__ import annotations
 
@@ -47,6 +48,18 @@ def export_resume(resume: str | os.PathLike, output: str | os.PathLike, device: 
     device = torch.device(device)
     checkpoint = model_checkpoint(identity, state["state_dict"], state["log"], model_for_task(identity["task"]),
                                   None, device, fast_dtype(device, identity["settings"]["precision"]))
+    with atomic_path(output) as tmp:
+        torch.save(checkpoint, tmp)
+    return checkpoint
+
+
+def stopped_checkpoint(trained: str | os.PathLike, output: str | os.PathLike, steps: int, validation: dict) -> dict:
+    """Write the RIM checkpoint ``trained`` to ``output`` to run ``steps`` steps (``inference_steps``, which
+    ``load_model`` applies; training settings untouched) with the ``validation`` that chose them."""
+    checkpoint = torch.load(trained, map_location="cpu", weights_only=True)
+    if not 1 <= steps <= checkpoint["settings"]["rim_steps"]:
+        raise ValueError(f"steps must be within the {checkpoint['settings']['rim_steps']} trained, got {steps}")
+    checkpoint |= {"inference_steps": int(steps), "steps_validation": validation}
     with atomic_path(output) as tmp:
         torch.save(checkpoint, tmp)
     return checkpoint

@@ -135,6 +135,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module,
     except RuntimeError:
         raise QmriError(f"{path}: its weights do not fit this qmri's {checkpoint['method']} architecture: "
                         f"train it again") from None
+    if checkpoint.get("inference_steps"):
+        net.steps = int(checkpoint["inference_steps"])  # a RIM stopped after its validated step
     return net.to(device).eval(), {k: v for k, v in checkpoint.items() if k not in ("state_dict",)}
 
 
