@@ -20,9 +20,9 @@ class _JacobianInversionRecovery(InversionRecovery):
 
 
 def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
-    """Print RIM/ResNet inference on 256 x 256 x N (and our RIM's, pooled start included) and one training step of
-    each (batch 24 of 40 x 40, J = 6), N the study's T1 Monte Carlo protocol (31 TIs), each against this CPU's
-    arithmetic bound.
+    """Print RIM/ResNet inference on 256 x 256 x N (and our packaged T1 RIM's as shipped, its start included) and
+    one training step of each (batch 24 of 40 x 40, J = 6), N the study's T1 Monte Carlo protocol (31 TIs), each
+    against this CPU's arithmetic bound.
 
     Each is timed twice in this run, with the same weights: the comparison implementation (plain
     eager float32, contiguous tensors, likelihood gradient through the full Jacobian) and ours
@@ -32,7 +32,15 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
     the untimed warm-up). The bound is the step's counted FLOPs at the matrix-multiply rate measured in the same run
     (fp32, and the fast dtype's where it differs).
     """
-    from qmri.estimators.networks.checkpoint import autocast, build_network, estimates, fast_dtype, inference_precision
+    from qmri.estimators.networks.checkpoint import (
+        autocast,
+        build_network,
+        estimates,
+        fast_dtype,
+        inference_precision,
+        load_model,
+        shipped_weights,
+    )
     from qmri.training import compile_rim, compiles_rim, masked_mse
 
     torch.manual_seed(seed)
@@ -82,7 +90,7 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
     rim = build_network("rim", InversionRecovery(), n).eval()
     rim.load_state_dict(plain_rim.state_dict())
     resnet = build_network("resnet", InversionRecovery(), n).eval()
-    arim = build_network("arim", InversionRecovery(), n).eval()
+    arim, _ = load_model(shipped_weights("t1"))  # as shipped: its start pool and inference steps
     contiguous, last = torch.contiguous_format, torch.channels_last
     widths = study.training("resnet", study.montecarlo_protocol("t1").name)[0].resnet_widths
     rim_settings = study.training("rim", study.montecarlo_protocol("t1").name)[0]
@@ -93,7 +101,7 @@ def nets_benchmark(study: Study, repeats: int = 5, seed: int = 0) -> None:
          step("resnet", InversionRecovery(), fast, last, widths), None)]
     cases = [
         (f"RIM inference 256x256x{n}, J=6", plain_inference(plain_rim), fast_inference(rim), 3.8),
-        (f"aRIM (ours) inference 256x256x{n}", plain_inference(arim), fast_inference(arim), None),
+        (f"aRIM (ours, packaged) inference, J={arim.steps}", plain_inference(arim), fast_inference(arim), None),
         (f"ResNet inference 256x256x{n}", plain_inference(resnet), fast_inference(resnet), 27.0),
         ("RIM training step, 24 x 40x40" + (", compiled" if compiles_rim(rim, cpu, fast, rim_settings) else ""),
          step("rim", _JacobianInversionRecovery(), torch.float32, contiguous),
