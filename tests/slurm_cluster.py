@@ -43,8 +43,10 @@ def _memory_mb() -> int:
 class Cluster:
     """Start with ``start()``, stop with ``stop()``; ``env`` is what clients (sbatch, snakemake) need."""
 
-    def __init__(self, root: Path, cpus: int = 2):
-        self.root, self.cpus = root, cpus
+    def __init__(self, root: Path, cpus: int | None = None):
+        # twice the machine's cores (slurmd told to trust the config): a pipeline job asks for two threads on a
+        # cluster, so two of them share the cores as the local run's one-thread jobs do, not one after the other
+        self.root, self.cpus = root, cpus or 2 * (os.cpu_count() or 1)
         self.processes: list[subprocess.Popen] = []
         self.conf = root / "slurm.conf"
         self.bin = root / "bin"
@@ -71,6 +73,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
+SlurmdParameters=config_overrides
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 ReturnToService=2

@@ -204,14 +204,16 @@ def test_more_seeds_train_every_network_again_and_run_every_experiment_on_it(wor
     assert "results/fits/invivo/iv-t1/rim@seed2-t1-23.npz" in text  # fig. 9's other RIMs, of each seed
 
 
-def test_the_arim_target_trains_scores_and_ships_both_packaged_models(workdir):
+def test_the_arim_target_trains_stops_scores_and_ships_both_packaged_models(workdir):
     plan = snakemake(workdir, "arim", "-n", "--forceall")
     assert plan.returncode == 0, plan.stderr[-2000:]
     text = plan.stdout + plan.stderr
     counts = {line.split()[0]: int(line.split()[1]) for line in text.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert counts["arim_train"] == 2 and counts["arim_ship"] == 2 and counts["arim_quality"] == 1
-    assert counts["arim_quality_mle"] == 1
+    assert counts["arim_quality_mle"] == 1 and counts["arim_steps"] == 2
+    # scored and shipped at the step its validation chose
+    assert "input: results/arim/t1-stopped.pt, results/arim/quality-mle.csv" in text
     assert "output: src/qmri/estimators/networks/weights/arim-t1.pt" in text
     # the brain share as the packaged models had it: multiplicative voxel noise, not the run's additive one
     assert "results/trainset-multiplicative/mni152.npz" in text
