@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from qmri.bench.steps import chosen_steps, step_errors, step_summary, validation_slices
+from qmri.bench.steps import chosen_steps, step_errors, step_summary, validation_slices, validation_words
 from qmri.estimators.networks import packaged_weights
 from qmri.estimators.networks.checkpoint import load_model, predict
 from qmri.physics.signal import InversionRecovery
@@ -48,7 +48,8 @@ def test_a_stopped_checkpoint_runs_its_steps_on_load_and_its_card_records_them(t
 
     card = ship(tmp_path / "stopped.pt", tmp_path / "weights" / "arim-t1.pt")
     assert card["architecture"]["steps"] == 6 and card["architecture"]["inference_steps"] == 2
-    assert card["measured"]["validation_per_step"] == validation
+    assert card["measured"]["validation_per_step"] == {"data": validation_words()} | validation
+    assert "SNR 10, 30, 100" in validation_words() and "never its test slab" in validation_words()
     with pytest.raises(ValueError, match="within the 6 trained"):
         stopped_checkpoint(trained, tmp_path / "more.pt", 7, validation)
     assert not (tmp_path / "more.pt").exists()
