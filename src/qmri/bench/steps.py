@@ -73,7 +73,9 @@ def step_errors(weights: str | os.PathLike, study: Study, snrs: tuple[float, ...
                 rows.append({"slice": k, "snr": snr, "steps": j, "rmse_pct": float(np.median(rmse)),
                              "abs_rb_pct": float(np.median(np.abs(relative_bias(pixels, true)))),
                              "cv_pct": float(np.median(coefficient_of_variation(pixels)))})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["repeats"] = repeats
+    return table
 
 
 def chosen_steps(table: pd.DataFrame) -> int:
@@ -83,15 +85,12 @@ def chosen_steps(table: pd.DataFrame) -> int:
 
 
 def step_summary(table: pd.DataFrame) -> dict:
-    """Return the mean over slices and SNRs of each error column per step count (percent, rounded): a card's
-    record of the choice."""
+    """Return the mean over slices and SNRs of each error column per step count (percent, rounded), with what it
+    averages in words (``data``): a card's record of the choice."""
     mean = table.groupby("steps")[["rmse_pct", "abs_rb_pct", "cv_pct"]].mean().round(2)
-    return {column: {int(j): float(v) for j, v in mean[column].items()} for column in mean}
-
-
-def validation_words(snrs: tuple[float, ...] = SNRS, slices: int = SLICES, repeats: int = REPEATS) -> str:
-    """Return what a ``step_summary`` averages, in words (a model card's key to its numbers)."""
-    return (f"per step count: mean over {slices} training slices of the MNI152 brain (never its test slab) at SNR "
-            f"{', '.join(f'{s:g}' for s in snrs)} ({repeats} realisations each, the task's Monte Carlo protocol) of "
-            "the median over the brain of the relaxation time's relative RMSE, |bias| and CV (%); the least RMSE "
-            "chose inference_steps")
+    snrs = ", ".join(f"{s:g}" for s in sorted(table.snr.unique()))
+    repeats = f"{table.attrs['repeats']} realisations each, " if "repeats" in table.attrs else ""
+    words = (f"per step count: mean over {table.slice.nunique()} training slices of the MNI152 brain (never its test "
+             f"slab) at SNR {snrs} ({repeats}the task's Monte Carlo protocol) of the median over the brain of the "
+             "relaxation time's relative RMSE, |bias| and CV (%); the least RMSE chose inference_steps")
+    return {"data": words} | {column: {int(j): float(v) for j, v in mean[column].items()} for column in mean}
