@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_the_chosen_step_count_has_the_least_mean_error_and_the_fewer_steps_on_a_tie():
     rows = [(1, 10.0, 3.0), (1, 30.0, 1.0), (2, 10.0, 2.0), (2, 30.0, 2.0), (3, 10.0, 1.0), (3, 30.0, 4.0)]
-    table = pd.DataFrame(rows, columns=["steps", "snr", "rmse_pct"]).assign(slice=0, abs_rb_pct=0.0, cv_pct=0.0)
+    table = pd.DataFrame(rows, columns=["steps", "snr", "rmse_pct"]).assign(slice=0, repeats=3, abs_rb_pct=0.0, cv_pct=0.0)
     assert chosen_steps(table) == 1  # means 2.0, 2.0, 2.5: steps 1 and 2 tie
     assert chosen_steps(table.assign(rmse_pct=table.rmse_pct.where(table.steps != 3, 0.5))) == 3
     summary = step_summary(table)

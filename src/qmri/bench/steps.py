@@ -21,7 +21,7 @@ from qmri.paper.metrics import coefficient_of_variation, relative_bias
 from qmri.paper.montecarlo import repeated_estimates
 from qmri.physics.signal import model_for_task
 from qmri.pipeline.study import Study
-from qmri.simulation.brains import BrainModel
+from qmri.simulation.brains import BrainModel, spread
 from qmri.simulation.simulate import Truth, sigma_for_snr
 
 #: validation scans' SNRs (against white matter), slices and noise realisations per slice and SNR
@@ -34,8 +34,8 @@ STREAM = 7
 
 
 def validation_slices(brain: BrainModel, count: int = SLICES) -> list[int]:
-    """Return ``count`` of the brain model's training slices, at quantiles ``(k + 1) / (count + 1)`` of them."""
-    return [brain.train_slices[int(len(brain.train_slices) * (k + 1) / (count + 1))] for k in range(count)]
+    """Return ``count`` of the brain model's training slices, spread over them (``spread``)."""
+    return spread(brain.train_slices, count)
 
 
 def validation_truths(study: Study, task: str, count: int = SLICES) -> list[Truth]:
@@ -50,7 +50,7 @@ def step_errors(weights: str | os.PathLike, study: Study, snrs: tuple[float, ...
                 repeats: int = REPEATS) -> pd.DataFrame:
     """Return the relaxation-time error of a trained RIM after each of its trained steps on validation slices.
 
-    One row per slice, SNR and step count J: the median over the brain of the per-pixel relative RMSE over
+    One row per slice, SNR and step count J (with the ``repeats``): the median over the brain of the per-pixel relative RMSE over
     ``repeats`` noise realisations (``rmse_pct``), of the absolute relative bias (``abs_rb_pct``) and the CV
     (``cv_pct``), all in percent. Every step count maps the same realisations.
     """
@@ -70,12 +70,10 @@ def step_errors(weights: str | os.PathLike, study: Study, snrs: tuple[float, ...
             for j, estimate in maps.items():
                 pixels = estimate[:, q, truth.score_mask].astype(np.float64)  # shape (C, P)
                 rmse = np.sqrt(np.mean((pixels / true - 1) ** 2, axis=0)) * 100.0
-                rows.append({"slice": k, "snr": snr, "steps": j, "rmse_pct": float(np.median(rmse)),
+                rows.append({"slice": k, "snr": snr, "repeats": repeats, "steps": j, "rmse_pct": float(np.median(rmse)),
                              "abs_rb_pct": float(np.median(np.abs(relative_bias(pixels, true)))),
                              "cv_pct": float(np.median(coefficient_of_variation(pixels)))})
-    table = pd.DataFrame(rows)
-    table.attrs["repeats"] = repeats
-    return table
+    return pd.DataFrame(rows)
 
 
 def chosen_steps(table: pd.DataFrame) -> int:
@@ -89,8 +87,8 @@ def step_summary(table: pd.DataFrame) -> dict:
     averages in words (``data``): a card's record of the choice."""
     mean = table.groupby("steps")[["rmse_pct", "abs_rb_pct", "cv_pct"]].mean().round(2)
     snrs = ", ".join(f"{s:g}" for s in sorted(table.snr.unique()))
-    repeats = f"{table.attrs['repeats']} realisations each, " if "repeats" in table.attrs else ""
+    repeats = ", ".join(str(r) for r in sorted(table.repeats.unique()))
     words = (f"per step count: mean over {table.slice.nunique()} training slices of the MNI152 brain (never its test "
-             f"slab) at SNR {snrs} ({repeats}the task's Monte Carlo protocol) of the median over the brain of the "
-             "relaxation time's relative RMSE, |bias| and CV (%); the least RMSE chose inference_steps")
+             f"slab) at SNR {snrs} ({repeats} realisations each, the task's Monte Carlo protocol) of the median over "
+             "the brain of the relaxation time's relative RMSE, |bias| and CV (%); the least RMSE chose inference_steps")
     return {"data": words} | {column: {int(j): float(v) for j, v in mean[column].items()} for column in mean}

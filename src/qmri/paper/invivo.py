@@ -23,7 +23,7 @@ from qmri.paper.acquisitions import Acquisitions, Batch, fit_all
 from qmri.paper.metrics import coefficient_of_variation
 from qmri.physics.signal import SignalModel
 from qmri.simulation import tissues as T
-from qmri.simulation.brains import BrainModel
+from qmri.simulation.brains import BrainModel, spread
 from qmri.simulation.simulate import (
     Protocol,
     TrainsetSettings,
@@ -51,8 +51,7 @@ def volunteers(brain: BrainModel, model: SignalModel, settings: TrainsetSettings
     if not brain.test_slices:
         raise ValueError(f"brain model {brain.name} has no test slices")
     found = []
-    for k in range(count):
-        index = brain.test_slices[int(len(brain.test_slices) * (k + 1) / (count + 1))]
+    for k, index in enumerate(spread(brain.test_slices, count)):
         found.append(Truth.drawn(brain, model, settings, index, np.random.default_rng([seed, k]), size, pixel_mm,
                                  tissues == "drawn"))
     return found

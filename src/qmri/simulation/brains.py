@@ -41,6 +41,11 @@ class BrainModel:
     test_slices: tuple[int, ...]
 
 
+def spread(slices: tuple[int, ...], count: int) -> list[int]:
+    """Return ``count`` of ``slices`` at quantiles ``(k + 1) / (count + 1)`` of them: spread out, the ends left."""
+    return [slices[int(len(slices) * (k + 1) / (count + 1))] for k in range(count)]
+
+
 def mni152_labels() -> tuple[np.ndarray, np.ndarray]:
     """Return ``(labels, affine)`` of the MNI152 2009a anatomy shipped inside nilearn.
 
